@@ -1,0 +1,63 @@
+# xapi-storage-spdk: SMAPIv3 plugins (TypeScript) and the blkif backend (C).
+# `make` builds everything in place; the plugins/ executables then run from the checkout.
+SHELL := /bin/bash
+PREFIX ?= /usr
+DESTDIR ?=
+BUNDLE := dist/xapi-storage-spdk.js
+SR_TYPE := spdk
+VOLUME_DIR := plugins/volume/org.xen.xapi.storage.$(SR_TYPE)
+DATAPATH_DIR := plugins/datapath/$(SR_TYPE)
+LIBEXEC := $(DESTDIR)$(PREFIX)/libexec/xapi-storage-script
+LIBDIR := $(DESTDIR)$(PREFIX)/lib/xapi-storage-spdk
+
+.PHONY: all deps build plugins typecheck test test-unit bench demo install clean
+all: build plugins
+
+# Debian packages and npm packages, whatever is missing (run as root on Debian 12).
+deps:
+	./scripts/setup-debian.sh
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: node_modules/.package-lock.json
+	node scripts/bundle.mjs $(BUNDLE)
+	chmod +x $(BUNDLE)
+
+plugins: build
+	./scripts/plugin-files.sh $(BUNDLE) volume $(VOLUME_DIR) ../../../$(BUNDLE)
+	./scripts/plugin-files.sh $(BUNDLE) datapath $(DATAPATH_DIR) ../../../$(BUNDLE)
+
+typecheck: node_modules/.package-lock.json
+	npx tsc --noEmit -p .
+
+# The README's test command runs `make deps test`.
+test: all typecheck
+	npx jest --ci
+
+bench: all
+	node spec/bench/startup.mjs
+
+demo: all
+	node scripts/tour.mjs
+
+# Lays the plugins out as XCP-ng expects, under $(DESTDIR). The datapath
+# directory is built aside and renamed in: xapi-storage-script registers a
+# datapath plugin the moment its directory appears.
+install: all
+	install -d $(LIBDIR) $(LIBEXEC)/volume $(LIBEXEC)/datapath
+	install -m 0755 $(BUNDLE) $(LIBDIR)/xapi-storage-spdk.js
+	rm -rf $(LIBDIR)/node_modules && mkdir -p $(LIBDIR)/node_modules
+	cp -a node_modules/ffi-rs $(LIBDIR)/node_modules/
+	cp -a node_modules/@yuuang $(LIBDIR)/node_modules/
+	./scripts/plugin-files.sh $(BUNDLE) volume $(LIBEXEC)/volume/org.xen.xapi.storage.$(SR_TYPE) ../../../../lib/xapi-storage-spdk/xapi-storage-spdk.js
+	rm -rf $(LIBEXEC)/datapath/.$(SR_TYPE).new
+	./scripts/plugin-files.sh $(BUNDLE) datapath $(LIBEXEC)/datapath/.$(SR_TYPE).new ../../../../lib/xapi-storage-spdk/xapi-storage-spdk.js
+	rm -rf $(LIBEXEC)/datapath/$(SR_TYPE).old
+	if [ -e $(LIBEXEC)/datapath/$(SR_TYPE) ]; then mv $(LIBEXEC)/datapath/$(SR_TYPE) $(LIBEXEC)/datapath/$(SR_TYPE).old; fi
+	mv $(LIBEXEC)/datapath/.$(SR_TYPE).new $(LIBEXEC)/datapath/$(SR_TYPE)
+	rm -rf $(LIBEXEC)/datapath/$(SR_TYPE).old
+
+clean:
+	rm -rf dist

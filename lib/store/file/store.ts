@@ -1,0 +1,302 @@
+// The file store: an SR is a directory on a local filesystem, either inside
+// an existing directory (device-config:path) or the root of an XFS filesystem
+// the plugin makes on a block device (device-config:device).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errors } from '../../wire/errors';
+import type { ProbeResult, SrStat } from '../../wire/schemas';
+import { readJson, writeJsonAtomic } from '../../util/atomic';
+import { config } from '../../util/config';
+import { lockFile, withLock } from '../../util/lock';
+import { log } from '../../util/log';
+import { registry } from '../registry';
+import type { Configuration, VolumeStore } from '../types';
+import * as device from './device';
+import { checkName, SrLayout } from './layout';
+import * as volumes from './volumes';
+
+type Backing = { kind: 'path'; path: string } | { kind: 'device'; device: string };
+
+interface SrMetadata {
+  format: 1;
+  uuid: string;
+  name: string;
+  description: string;
+  backing: Backing;
+  created: string;
+}
+
+/** The configuration keys of this store, as Plugin.Query describes them. */
+export const FILE_STORE_CONFIGURATION: Configuration = {
+  path: 'An existing directory on a local filesystem; the SR is made in <path>/<sr uuid>',
+  device: 'A block device (/dev/...) to format as XFS with reflink for the SR',
+  force: 'true to format a device that already holds a filesystem or partition table',
+};
+
+function backingOf(configuration: Configuration): Backing {
+  const { path: dir, device: dev } = configuration;
+  if (dir !== undefined && dev !== undefined) throw errors.invalidConfiguration('give either device-config:path or device-config:device, not both');
+  if (dir !== undefined) {
+    if (!path.isAbsolute(dir)) throw errors.invalidConfiguration(`path ${dir} is not absolute`);
+    return { kind: 'path', path: path.resolve(dir) };
+  }
+  if (dev !== undefined) return { kind: 'device', device: dev };
+  throw errors.invalidConfiguration('device-config:path=<directory> or device-config:device=/dev/<disk> is required');
+}
+
+function rootOf(backing: Backing, uuid: string): string {
+  return backing.kind === 'path' ? path.join(backing.path, uuid) : path.join(config().mountDir, uuid);
+}
+
+function readSr(layout: SrLayout): SrMetadata {
+  const meta = readJson<SrMetadata>(layout.metadata);
+  if (!meta) throw errors.srNotAttached(layout.sr);
+  return meta;
+}
+
+/** Serialises attach/detach/create of one SR uuid on this host (mounts). */
+function withHostLock<T>(uuid: string, body: () => T): T {
+  const dir = path.join(config().runDir, 'locks');
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = lockFile(path.join(dir, `sr-${uuid}.lock`), 'exclusive', { create: true, what: `SR ${uuid}` });
+  if (!lock) throw errors.busy(`lock for SR ${uuid}`);
+  return withLock(lock, body);
+}
+
+function statfs(layout: SrLayout): { total: number; free: number } {
+  const s = fs.statfsSync(layout.root);
+  return { total: s.blocks * s.bsize, free: s.bavail * s.bsize };
+}
+
+export class FileStore implements VolumeStore {
+  accepts(configuration: Configuration): boolean {
+    return 'path' in configuration || 'device' in configuration;
+  }
+
+  owns(sr: string): boolean {
+    return sr.startsWith('file:///');
+  }
+
+  probe(configuration: Configuration): ProbeResult[] {
+    const backing = backingOf(configuration);
+    if (backing.kind === 'path') {
+      if (!fs.statSync(backing.path, { throwIfNoEntry: false })?.isDirectory()) throw errors.invalidConfiguration(`${backing.path} is not a directory`);
+      const found = fs
+        .readdirSync(backing.path)
+        .map((n) => new SrLayout(path.join(backing.path, n)))
+        .flatMap((layout) => {
+          const meta = readJson<SrMetadata>(layout.metadata);
+          return meta ? [{ layout, meta }] : [];
+        });
+      return [
+        { configuration: { path: backing.path }, complete: true, extra_info: {} },
+        ...found.map(({ layout, meta }) => ({
+          configuration: { path: backing.path, sr_uuid: meta.uuid },
+          complete: true,
+          sr: this.statOf(layout, meta),
+          extra_info: {},
+        })),
+      ];
+    }
+    device.checkBlockDevice(backing.device);
+    const signature = device.existingSignature(backing.device);
+    if (!signature) return [{ configuration: { device: backing.device }, complete: true, extra_info: {} }];
+    return [
+      {
+        configuration: { device: backing.device, force: 'true' },
+        complete: false,
+        extra_info: { existing_signature: signature, warning: 'SR.create with force=true erases it' },
+      },
+    ];
+  }
+
+  create(uuid: string, configuration: Configuration, name: string, description: string): Configuration {
+    checkName(uuid, 'SR uuid');
+    const backing = backingOf(configuration);
+    const meta: SrMetadata = { format: 1, uuid, name, description, backing, created: new Date().toISOString() };
+    const returned: Configuration = { ...configuration, sr_uuid: uuid };
+    delete returned.force;
+    return withHostLock(uuid, () => {
+      if (backing.kind === 'path') {
+        if (!fs.statSync(backing.path, { throwIfNoEntry: false })?.isDirectory()) throw errors.invalidConfiguration(`${backing.path} is not a directory`);
+        const layout = new SrLayout(rootOf(backing, uuid));
+        if (fs.existsSync(layout.metadata)) throw errors.invalidConfiguration(`an SR with uuid ${uuid} already exists in ${backing.path}`);
+        // A root without sr.json is what an interrupted create left: reuse it.
+        try {
+          this.initialise(layout, meta);
+        } catch (e) {
+          fs.rmSync(layout.root, { recursive: true, force: true });
+          throw e;
+        }
+        return returned;
+      }
+      device.checkBlockDevice(backing.device);
+      const signature = device.existingSignature(backing.device);
+      if (signature && configuration.force !== 'true') {
+        throw errors.deviceInUse(`${backing.device} already holds ${signature}; add device-config:force=true to erase it`);
+      }
+      device.makeXfs(backing.device);
+      const layout = new SrLayout(rootOf(backing, uuid));
+      device.mount(backing.device, layout.root);
+      try {
+        this.initialise(layout, meta);
+      } catch (e) {
+        device.unmount(layout.root);
+        device.wipe(backing.device);
+        throw e;
+      } 
+      device.unmount(layout.root);
+      return returned;
+    });
+  }
+
+  private initialise(layout: SrLayout, meta: SrMetadata): void {
+    fs.mkdirSync(layout.volumesDir, { recursive: true });
+    fs.mkdirSync(layout.tmpDir, { recursive: true });
+    fs.writeFileSync(layout.lockFile, '');
+    writeJsonAtomic(layout.metadata, meta, layout.tmpDir); // the commit point
+    log.info(`created SR ${meta.uuid} at ${layout.root}`);
+  }
+
+  attach(configuration: Configuration): string {
+    const backing = backingOf(configuration);
+    const uuid = configuration.sr_uuid;
+    if (!uuid) throw errors.invalidConfiguration('sr_uuid is missing: use the configuration SR.create returned');
+    checkName(uuid, 'sr_uuid');
+    return withHostLock(uuid, () => {
+      const layout = new SrLayout(rootOf(backing, uuid));
+      if (backing.kind === 'device') {
+        device.checkBlockDevice(backing.device);
+        device.mount(backing.device, layout.root);
+      }
+      const meta = readJson<SrMetadata>(layout.metadata);
+      if (!meta || meta.uuid !== uuid) {
+        if (backing.kind === 'device') device.unmount(layout.root);
+        throw errors.srDoesNotExist(`no SR ${uuid} at ${layout.root}`);
+      }
+      volumes.collectOrphans(layout);
+      registry.add({ sr: layout.sr, configuration });
+      return layout.sr;
+    });
+  }
+
+  detach(sr: string): void {
+    const layout = SrLayout.fromSr(sr);
+    const attached = registry.get(sr);
+    const uuid = attached?.configuration.sr_uuid ?? path.basename(layout.root);
+    withHostLock(uuid, () => {
+      const mountPoint = path.join(config().mountDir, uuid);
+      if (attached?.configuration.device !== undefined || (layout.root === mountPoint && device.isMounted(mountPoint))) {
+        device.unmount(layout.root);
+      }
+      registry.remove(sr);
+    });
+  }
+
+  destroy(sr: string): void {
+    const layout = SrLayout.fromSr(sr);
+    const meta = readSr(layout);
+    withHostLock(meta.uuid, () => {
+      const lock = lockFile(layout.lockFile, 'exclusive', { what: `SR ${sr}` });
+      if (!lock) throw errors.srNotAttached(sr);
+      withLock(lock, () => {
+        fs.rmSync(layout.metadata); // from here on the SR no longer exists
+        for (const name of ['volumes', 'tmp']) fs.rmSync(path.join(layout.root, name), { recursive: true, force: true });
+        fs.rmSync(layout.lockFile, { force: true });
+      });
+      if (meta.backing.kind === 'device') {
+        device.unmount(layout.root);
+        device.wipe(meta.backing.device);
+      } else {
+        fs.rmSync(layout.root, { recursive: true, force: true });
+      }
+      registry.remove(sr);
+      log.info(`destroyed SR ${meta.uuid}`);
+    });
+  }
+
+  private statOf(layout: SrLayout, meta: SrMetadata): SrStat {
+    const space = statfs(layout);
+    return {
+      sr: layout.sr,
+      name: meta.name,
+      uuid: meta.uuid,
+      description: meta.description,
+      free_space: space.free,
+      total_space: space.total,
+      datasources: [],
+      clustered: false,
+      health: ['Healthy', ''],
+    };
+  }
+
+  stat(sr: string): SrStat {
+    const layout = SrLayout.fromSr(sr);
+    return this.statOf(layout, readSr(layout));
+  }
+
+  private updateSr(sr: string, change: (meta: SrMetadata) => void): void {
+    const layout = SrLayout.fromSr(sr);
+    const lock = lockFile(layout.lockFile, 'exclusive', { what: `SR ${sr}` });
+    if (!lock) throw errors.srNotAttached(sr);
+    withLock(lock, () => {
+      const meta = readSr(layout);
+      change(meta);
+      writeJsonAtomic(layout.metadata, meta, layout.tmpDir);
+    });
+  }
+
+  setName(sr: string, name: string): void {
+    this.updateSr(sr, (m) => void (m.name = name));
+  }
+
+  setDescription(sr: string, description: string): void {
+    this.updateSr(sr, (m) => void (m.description = description));
+  }
+
+  ls(sr: string) {
+    const layout = SrLayout.fromSr(sr);
+    readSr(layout);
+    return volumes.withSr(layout, () => {
+      volumes.collectOrphans(layout);
+      return volumes.listVolumes(layout);
+    });
+  }
+
+  private layoutOf(sr: string): SrLayout {
+    const layout = SrLayout.fromSr(sr);
+    if (!fs.existsSync(layout.metadata)) throw errors.srNotAttached(sr);
+    return layout;
+  }
+
+  volumeCreate(sr: string, name: string, description: string, size: number, sharable: boolean) {
+    return volumes.createVolume(this.layoutOf(sr), name, description, size, sharable);
+  }
+  volumeSnapshot(sr: string, key: string) {
+    return volumes.copyVolume(this.layoutOf(sr), key, false);
+  }
+  volumeClone(sr: string, key: string) {
+    return volumes.copyVolume(this.layoutOf(sr), key, true);
+  }
+  volumeDestroy(sr: string, key: string) {
+    volumes.destroyVolume(this.layoutOf(sr), key);
+  }
+  volumeStat(sr: string, key: string) {
+    return volumes.statVolume(this.layoutOf(sr), key);
+  }
+  volumeSetName(sr: string, key: string, name: string) {
+    volumes.setVolumeName(this.layoutOf(sr), key, name);
+  }
+  volumeSetDescription(sr: string, key: string, description: string) {
+    volumes.setVolumeDescription(this.layoutOf(sr), key, description);
+  }
+  volumeSet(sr: string, key: string, k: string, v: string) {
+    volumes.setVolumeKey(this.layoutOf(sr), key, k, v);
+  }
+  volumeUnset(sr: string, key: string, k: string) {
+    volumes.unsetVolumeKey(this.layoutOf(sr), key, k);
+  }
+  volumeResize(sr: string, key: string, newSize: number) {
+    volumes.resizeVolume(this.layoutOf(sr), key, newSize);
+  }
+}

@@ -1,0 +1,27 @@
+// Host paths and limits. Defaults are the XCP-ng ones; tests and the demo
+// point them elsewhere through the environment.
+export interface Config {
+  /** Per-host runtime state (attached SRs, locks): tmpfs on XCP-ng, gone at reboot. */
+  runDir: string;
+  /** Where device-backed SRs are mounted. */
+  mountDir: string;
+  /** Log file used when there is no syslog socket. */
+  logFile: string;
+  /** How long a call waits for a lock before failing. */
+  lockTimeoutMs: number;
+}
+
+let cached: Config | undefined;
+
+export function config(): Config {
+  if (!cached) {
+    const env = process.env;
+    cached = {
+      runDir: env.XAPI_SPDK_RUN_DIR || '/run/xapi-storage-spdk',
+      mountDir: env.XAPI_SPDK_MOUNT_DIR || '/run/sr-mount',
+      logFile: env.XAPI_SPDK_LOG_FILE || '/var/log/xapi-storage-spdk.log',
+      lockTimeoutMs: Number(env.XAPI_SPDK_LOCK_TIMEOUT_MS) || 120_000,
+    };
+  }
+  return cached;
+}

@@ -1,0 +1,1 @@
+../../../dist/xapi-storage-spdk.js
