@@ -22,7 +22,7 @@ node_modules/.package-lock.json: package-lock.json
 	@touch $@
 
 build: node_modules/.package-lock.json
-	node scripts/bundle.mjs $(BUNDLE)
+	node scripts/bundle.mjs
 	chmod +x $(BUNDLE)
 
 plugins: build
@@ -40,7 +40,7 @@ bench: all
 	node spec/bench/startup.mjs
 
 demo: all
-	node scripts/tour.mjs
+	node dist/tour.js
 
 # Lays the plugins out as XCP-ng expects, under $(DESTDIR). The datapath
 # directory is built aside and renamed in: xapi-storage-script registers a

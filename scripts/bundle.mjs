@@ -1,21 +1,25 @@
-// Bundles lib/main.ts into one file (fast start-up: one parse, zod tree-shaken).
+// Bundles the plugin program into one file (fast start-up: one parse, zod
+// tree-shaken, ffi-rs left external as a native module), and the tour.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const outfile = process.argv[2] ?? 'dist/xapi-storage-spdk.js';
-
-await build({
-  entryPoints: ['lib/main.ts'],
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  minify: true,
-  sourcemap: 'external',
-  outfile,
-  banner: { js: '#!/usr/bin/env node' },
   define: { __VERSION__: JSON.stringify(version) },
   external: ['ffi-rs'],
   logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: ['lib/main.ts'],
+  outfile: 'dist/xapi-storage-spdk.js',
+  minify: true,
+  sourcemap: 'external',
+  banner: { js: '#!/usr/bin/env node' },
 });
+await build({ ...common, entryPoints: ['scripts/tour.ts'], outfile: 'dist/tour.js' });

@@ -1,6 +1,5 @@
 // Which SRs this host has attached, under the runtime directory (tmpfs on
 // XCP-ng, so it empties at reboot, when xapi re-plugs every PBD).
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { config } from '../util/config';
@@ -17,6 +16,8 @@ function dir(): string {
 }
 
 function entry(sr: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const crypto = require('node:crypto') as typeof import('node:crypto');
   return path.join(dir(), `${crypto.createHash('sha256').update(sr).digest('hex').slice(0, 32)}.json`);
 }
 

@@ -1,6 +1,5 @@
 // Runs host tools (mkfs.xfs, mount, cp, blkid) with a timeout. Their output
 // never reaches our stdout, which belongs to the answer for xapi.
-import { spawnSync } from 'node:child_process';
 import { log } from './log';
 
 export interface RunResult {
@@ -21,6 +20,9 @@ export class CommandFailed extends Error {
 /** Runs argv; returns the result whatever the exit status (throws only if it cannot run). */
 export function runStatus(argv: string[], timeoutMs = 600_000): RunResult {
   log.debug(`run: ${argv.join(' ')}`);
+  // node:child_process loads on use: most calls never run a tool.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',

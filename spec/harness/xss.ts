@@ -9,8 +9,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decode, decodeEnvelope, type RpcType } from './rpclib';
+import { findMethod } from '../../lib/wire/methods';
+import * as z from 'zod/mini';
 
-export const REPO = path.resolve(__dirname, '../..');
+/** The checkout: the nearest folder above this file (or the bundle made from it) with plugins/. */
+function findRepo(start: string): string {
+  for (let dir = start; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'plugins', 'volume'))) return dir;
+  }
+  throw new Error(`no plugins/ directory above ${start}`);
+}
+export const REPO = findRepo(__dirname);
 export const PLUGIN_DIRS = {
   volume: path.join(REPO, 'plugins/volume/org.xen.xapi.storage.spdk'),
   datapath: path.join(REPO, 'plugins/datapath/spdk'),
@@ -103,9 +112,18 @@ export class Host {
     return { child, done };
   }
 
-  /** A call that must succeed; the result decoded as rpclib would, into `type`. */
+  /**
+   * A call that must succeed; the result decoded as rpclib would, into
+   * `type`, and checked against the method's strict result schema.
+   */
   call<T = unknown>(kind: Kind, method: string, args: object, type: RpcType): T {
-    return interpret(method, this.raw(kind, method, JSON.stringify(args)), type) as T;
+    const out = this.raw(kind, method, JSON.stringify(args));
+    const decoded = interpret(method, out, type);
+    const schema = findMethod(method)?.result;
+    if (!schema) throw new Error(`no schema for ${method}`);
+    const checked = schema.safeParse(JSON.parse(out.stdout));
+    if (!checked.success) throw new Error(`${method} result does not fit its schema: ${z.prettifyError(checked.error)}`);
+    return decoded as T;
   }
 
   /** A call that must fail with a well-formed envelope; returns the envelope. */

@@ -39,15 +39,28 @@ export function wipe(device: string): void {
   run(['wipefs', '-a', '-q', device]);
 }
 
+const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
 /** Mount points as the kernel sees them (octal escapes decoded). */
 function mountPoints(): Set<string> {
   const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return new Set(text.split('\n').filter(Boolean).map((line) => unescape(line.split(' ')[4])));
 }
 
 export function isMounted(mountPoint: string): boolean {
   return mountPoints().has(mountPoint);
+}
+
+/** Where the block device itself is mounted (matched by device number, so any alias of it counts). */
+export function mountPointsOf(device: string): string[] {
+  const rdev = fs.statSync(device).rdev;
+  const id = `${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((Math.floor(rdev / 1048576) & 0xfff) << 8)}`;
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f[2] === id)
+    .map((f) => unescape(f[4]));
 }
 
 export function mount(device: string, mountPoint: string): void {

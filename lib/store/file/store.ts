@@ -3,7 +3,7 @@
 // the plugin makes on a block device (device-config:device).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errors } from '../../wire/errors';
+import { errors, fromSystemError } from '../../wire/errors';
 import type { ProbeResult, SrStat } from '../../wire/schemas';
 import { readJson, writeJsonAtomic } from '../../util/atomic';
 import { config } from '../../util/config';
@@ -131,6 +131,8 @@ export class FileStore implements VolumeStore {
         return returned;
       }
       device.checkBlockDevice(backing.device);
+      const mounted = device.mountPointsOf(backing.device);
+      if (mounted.length) throw errors.deviceInUse(`${backing.device} is mounted on ${mounted.join(', ')}`);
       const signature = device.existingSignature(backing.device);
       if (signature && configuration.force !== 'true') {
         throw errors.deviceInUse(`${backing.device} already holds ${signature}; add device-config:force=true to erase it`);
@@ -242,7 +244,11 @@ export class FileStore implements VolumeStore {
     withLock(lock, () => {
       const meta = readSr(layout);
       change(meta);
-      writeJsonAtomic(layout.metadata, meta, layout.tmpDir);
+      try {
+        writeJsonAtomic(layout.metadata, meta, layout.tmpDir);
+      } catch (e) {
+        throw fromSystemError(e, `updating the metadata of SR ${meta.uuid}`);
+      }
     });
   }
 

@@ -3,7 +3,6 @@
 // writing the metadata; destruction removes the metadata first. A process
 // killed anywhere leaves at most an unlocked image without metadata, which
 // collectOrphans() removes.
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, fromSystemError } from '../../wire/errors';
@@ -28,6 +27,10 @@ export interface VolumeMetadata {
   parent?: string;
   created: string;
 }
+
+// node:crypto loads on use: read-only calls don't need it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const randomUUID = () => (require('node:crypto') as typeof import('node:crypto')).randomUUID();
 
 /** Sizes are rounded up to whole 4 KiB blocks (the SPDK lvol block size too). */
 export const SIZE_ALIGNMENT = 4096;
@@ -110,7 +113,11 @@ function updateMetadata(layout: SrLayout, key: string, change: (meta: VolumeMeta
     withLock(lock, () => {
       const meta = readMetadata(layout, key);
       change(meta);
-      writeJsonAtomic(layout.volumeMetadata(key), meta, layout.tmpDir);
+      try {
+        writeJsonAtomic(layout.volumeMetadata(key), meta, layout.tmpDir);
+      } catch (e) {
+        throw fromSystemError(e, `updating the metadata of volume ${key}`);
+      }
     });
   });
 }
@@ -120,7 +127,7 @@ function updateMetadata(layout: SrLayout, key: string, change: (meta: VolumeMeta
  * path; then the image is moved in and the metadata committed.
  */
 function newVolume(layout: SrLayout, meta: Omit<VolumeMetadata, 'key' | 'uuid' | 'created' | 'format'>, fill: (image: string) => void): Volume {
-  const key = crypto.randomUUID();
+  const key = randomUUID();
   const tmp = layout.tmpImage(key);
   fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
   const lock = tryLockFile(tmp, 'exclusive');
