@@ -38,22 +38,23 @@ export function flock(fd: number, operation: number): boolean {
   }
 }
 
-let syslogOpen = false;
 const LOG_LOCAL2 = 18 << 3;
+// openlog keeps the ident pointer for later syslog calls: it must outlive
+// the call, so it lives in a heap string held here for the whole process.
+let syslogIdent: unknown[] | undefined;
 
 /** syslog(3) with facility local2 and ident "SMAPIv3", as XCP-ng's Python plugins log. */
 export function syslog(priority: number, message: string): void {
   const f = lib();
-  if (!syslogOpen) {
-    // openlog keeps the ident pointer: pass a string that lives for the process.
+  if (!syslogIdent) {
+    syslogIdent = f.unwrapPointer(f.createPointer({ paramsType: [f.DataType.String], paramsValue: [SYSLOG_IDENT] }));
     f.load({
       library: 'libc',
       funcName: 'openlog',
       retType: f.DataType.Void,
-      paramsType: [f.DataType.String, f.DataType.I32, f.DataType.I32],
-      paramsValue: [SYSLOG_IDENT, 0, LOG_LOCAL2],
+      paramsType: [f.DataType.External, f.DataType.I32, f.DataType.I32],
+      paramsValue: [syslogIdent[0], 0, LOG_LOCAL2],
     });
-    syslogOpen = true;
   }
   f.load({
     library: 'libc',

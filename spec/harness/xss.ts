@@ -70,6 +70,8 @@ export function scriptPath(kind: Kind, method: string, dir = PLUGIN_DIRS[kind]):
 export class Host {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Where the plugin directories are: the checkout's, or an installed tree's. */
+  dirs: Record<Kind, string> = { ...PLUGIN_DIRS };
   constructor(prefix = 'xss-') {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     for (const d of ['run', 'mnt', 'srs']) fs.mkdirSync(path.join(this.dir, d));
@@ -96,13 +98,13 @@ export class Host {
 
   /** Runs the script and returns what the daemon would see, without interpreting it. */
   raw(kind: Kind, method: string, stdin: string, extraEnv: NodeJS.ProcessEnv = {}): RawOutcome {
-    const r = spawnSync(scriptPath(kind, method), ['--json'], { input: stdin, env: { ...this.env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(scriptPath(kind, method, this.dirs[kind]), ['--json'], { input: stdin, env: { ...this.env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
     return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
   }
 
   /** Same, asynchronously: for parallel calls and for killing a call midway. */
   spawn(kind: Kind, method: string, args: object) {
-    const child = spawn(scriptPath(kind, method), ['--json'], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(scriptPath(kind, method, this.dirs[kind]), ['--json'], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end(JSON.stringify(args));
     let stdout = '';
     let stderr = '';

@@ -129,7 +129,11 @@ function updateMetadata(layout: SrLayout, key: string, change: (meta: VolumeMeta
 function newVolume(layout: SrLayout, meta: Omit<VolumeMetadata, 'key' | 'uuid' | 'created' | 'format'>, fill: (image: string) => void): Volume {
   const key = randomUUID();
   const tmp = layout.tmpImage(key);
-  fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
+  try {
+    fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
+  } catch (e) {
+    throw fromSystemError(e, `creating volume ${key}`); // a full XFS has no inode for it
+  }
   const lock = tryLockFile(tmp, 'exclusive');
   if (!lock) throw errors.busy(`new image ${tmp} was removed while being created`);
   try {
