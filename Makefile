@@ -10,7 +10,7 @@ DATAPATH_DIR := plugins/datapath/$(SR_TYPE)
 LIBEXEC := $(DESTDIR)$(PREFIX)/libexec/xapi-storage-script
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/xapi-storage-spdk
 
-.PHONY: all deps build plugins typecheck test test-unit bench demo install clean
+.PHONY: all deps build plugins typecheck test bench demo install clean
 all: build plugins
 
 # Debian packages and npm packages, whatever is missing (run as root on Debian 12).
@@ -32,7 +32,7 @@ plugins: build
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit -p .
 
-# The README's test command runs `make deps test`.
+# The README's test command: sh scripts/setup-debian.sh && make test
 test: all typecheck
 	npx jest --ci
 

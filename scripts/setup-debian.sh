@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Tools the plugins call at run time, and what builds and tests need.
-PACKAGES="xfsprogs util-linux coreutils make"
+PACKAGES="xfsprogs e2fsprogs util-linux coreutils make python3"
 
 missing=""
 for p in $PACKAGES; do

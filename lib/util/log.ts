@@ -1,6 +1,7 @@
 // Logging for plugin processes: never stdout. syslog (local2, "SMAPIv3:
 // [pid] - LEVEL - msg", like XCP-ng's Python plugins, lands in /var/log/SMlog)
-// when /dev/log exists, else a log file.
+// when /dev/log exists, else a log file. XAPI_SPDK_LOG_FILE, when set, sends
+// everything to that file instead (tests, debugging).
 import * as fs from 'node:fs';
 import { config } from './config';
 
@@ -14,7 +15,7 @@ function emit(level: Level, message: string): void {
   if (level === 'debug' && !debugEnabled) return;
   const line = `[${process.pid}] - ${level.toUpperCase()} - ${context}${message}`;
   try {
-    if (fs.existsSync('/dev/log')) {
+    if (!process.env.XAPI_SPDK_LOG_FILE && fs.existsSync('/dev/log')) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       (require('./libc') as typeof import('./libc')).syslog(PRIORITY[level], line);
       return;
