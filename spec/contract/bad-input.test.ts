@@ -120,3 +120,13 @@ test('stdout holds nothing but the answer, and logs go to the log file', () => {
   expect(() => JSON.parse(bad.stdout)).not.toThrow();
   expect(host.log()).toMatch(/ERROR - Volume\.stat: failed: SR_BACKEND_FAILURE/);
 });
+
+test('SR.create never touches a folder of the same name that is not an SR', () => {
+  const squatter = path.join(host.srsDir, 'taken-uuid');
+  fs.mkdirSync(squatter);
+  fs.writeFileSync(path.join(squatter, 'precious.txt'), 'keep me');
+  const env = refused('SR.create', { dbg: 'x', uuid: 'taken-uuid', configuration: { path: host.srsDir }, name: 'n', description: 'd' });
+  expect(env.params[1]).toMatch(/precious\.txt/);
+  expect(fs.readFileSync(path.join(squatter, 'precious.txt'), 'utf8')).toBe('keep me');
+  fs.rmSync(squatter, { recursive: true });
+});

@@ -121,11 +121,20 @@ export class FileStore implements VolumeStore {
         if (!fs.statSync(backing.path, { throwIfNoEntry: false })?.isDirectory()) throw errors.invalidConfiguration(`${backing.path} is not a directory`);
         const layout = new SrLayout(rootOf(backing, uuid));
         if (fs.existsSync(layout.metadata)) throw errors.invalidConfiguration(`an SR with uuid ${uuid} already exists in ${backing.path}`);
-        // A root without sr.json is what an interrupted create left: reuse it.
+        let made = false;
+        try {
+          fs.mkdirSync(layout.root);
+          made = true;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          // What an interrupted create left may be reused; anything else is not ours to touch.
+          const foreign = fs.readdirSync(layout.root).filter((n) => !['volumes', 'tmp', 'sr.lock'].includes(n));
+          if (foreign.length) throw errors.invalidConfiguration(`${layout.root} exists and holds files that are not an SR's: ${foreign.slice(0, 3).join(', ')}`);
+        }
         try {
           this.initialise(layout, meta);
         } catch (e) {
-          fs.rmSync(layout.root, { recursive: true, force: true });
+          if (made) fs.rmSync(layout.root, { recursive: true, force: true });
           throw e;
         }
         return returned;
@@ -146,7 +155,7 @@ export class FileStore implements VolumeStore {
         device.unmount(layout.root);
         device.wipe(backing.device);
         throw e;
-      } 
+      }
       device.unmount(layout.root);
       return returned;
     });
