@@ -46,6 +46,10 @@ export function lockFile(path: string, mode: LockMode, opts: { create?: boolean;
     fs.closeSync(fd);
     return undefined;
   }
+  return held(fd, path);
+}
+
+function held(fd: number, path: string): Lock {
   return {
     fd,
     path,
@@ -68,14 +72,7 @@ export function tryLockFile(path: string, mode: LockMode): Lock | undefined {
     fs.closeSync(fd);
     return undefined;
   }
-  return {
-    fd,
-    path,
-    release() {
-      flock(fd, LOCK_UN);
-      fs.closeSync(fd);
-    },
-  };
+  return held(fd, path);
 }
 
 export function withLock<T>(lock: Lock, body: () => T): T {
