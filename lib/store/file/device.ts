@@ -67,7 +67,16 @@ export function mount(device: string, mountPoint: string): void {
   if (isMounted(mountPoint)) return;
   fs.mkdirSync(mountPoint, { recursive: true });
   log.info(`mounting ${device} on ${mountPoint}`);
-  run(['mount', '-t', 'xfs', '-o', 'noatime', device, mountPoint]);
+  try {
+    run(['mount', '-t', 'xfs', '-o', 'noatime', device, mountPoint]);
+  } catch (e) {
+    try {
+      fs.rmdirSync(mountPoint); // no empty mount point left behind
+    } catch {
+      // Not empty or already gone: leave it.
+    }
+    throw e;
+  }
 }
 
 export function unmount(mountPoint: string): void {

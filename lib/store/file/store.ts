@@ -178,6 +178,10 @@ export class FileStore implements VolumeStore {
       const layout = new SrLayout(rootOf(backing, uuid));
       if (backing.kind === 'device') {
         device.checkBlockDevice(backing.device);
+        if (!device.isMounted(layout.root)) {
+          const signature = device.existingSignature(backing.device);
+          if (signature !== 'xfs') throw errors.srDoesNotExist(`no SR ${uuid} on ${backing.device}: it holds ${signature ?? 'no filesystem'}`);
+        }
         device.mount(backing.device, layout.root);
       }
       const meta = readJson<SrMetadata>(layout.metadata);
