@@ -71,6 +71,14 @@ describeIf(unavailable, 'device SR lifecycle on a loop device', () => {
     if (version.status === 0) expect(version.stdout).toMatch(/REFLINK/);
   });
 
+  test('SR.probe offers the SR the device holds for reattaching, and leaves nothing mounted', () => {
+    const results = host.call<ProbeResult[]>('volume', 'SR.probe', { dbg: 'test', configuration: { device: dev } }, probeResults);
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ configuration: { device: dev, sr_uuid: uuid }, complete: true, sr: { uuid, name: 'dev SR', sr: `file://${mountPoint}` } });
+    expect(mountsUnder(host.dir)).toEqual([]);
+    expect(fs.readdirSync(path.join(host.env.XAPI_SPDK_RUN_DIR!, 'probe'))).toEqual([]);
+  });
+
   test('SR.attach mounts the XFS under the mount dir, and is idempotent', () => {
     sr = host.call<string>('volume', 'SR.attach', { dbg: 'test', configuration: config }, T.string);
     expect(sr).toBe(`file://${mountPoint}`);
@@ -87,6 +95,13 @@ describeIf(unavailable, 'device SR lifecycle on a loop device', () => {
     expect(again).toBe(sr);
     expect(mountsUnder(host.dir).filter((x) => x.mountPoint === mountPoint)).toHaveLength(1);
     expect(host.call<string[]>('volume', 'Plugin.ls', { dbg: 'test' }, T.stringList)).toContain(sr);
+  });
+
+  test('SR.probe of the attached device reads the mounted SR', () => {
+    const results = host.call<ProbeResult[]>('volume', 'SR.probe', { dbg: 'test', configuration: { device: dev } }, probeResults);
+    expect(results).toEqual([expect.objectContaining({ configuration: { device: dev, sr_uuid: uuid }, complete: true })]);
+    expect(results[0].sr?.sr).toBe(sr);
+    expect(mountsUnder(host.dir).map((m) => m.mountPoint)).toEqual([mountPoint]);
   });
 
   test('SR.stat sizes are those statfs gives for the mount', () => {

@@ -63,12 +63,12 @@ export function mountPointsOf(device: string): string[] {
     .map((f) => unescape(f[4]));
 }
 
-export function mount(device: string, mountPoint: string): void {
+export function mount(device: string, mountPoint: string, options = ['noatime']): void {
   if (isMounted(mountPoint)) return;
   fs.mkdirSync(mountPoint, { recursive: true });
   log.info(`mounting ${device} on ${mountPoint}`);
   try {
-    run(['mount', '-t', 'xfs', '-o', 'noatime', device, mountPoint]);
+    run(['mount', '-t', 'xfs', '-o', options.join(','), device, mountPoint]);
   } catch (e) {
     try {
       fs.rmdirSync(mountPoint); // no empty mount point left behind

@@ -101,6 +101,8 @@ export class FileStore implements VolumeStore {
     device.checkBlockDevice(backing.device);
     const signature = device.existingSignature(backing.device);
     if (!signature) return [{ configuration: { device: backing.device }, complete: true, extra_info: {} }];
+    const existing = signature === 'xfs' ? this.srOnDevice(backing.device) : undefined;
+    if (existing) return [{ configuration: { device: backing.device, sr_uuid: existing.uuid ?? '' }, complete: true, sr: existing, extra_info: {} }];
     return [
       {
         configuration: { device: backing.device, force: 'true' },
@@ -108,6 +110,32 @@ export class FileStore implements VolumeStore {
         extra_info: { existing_signature: signature, warning: 'SR.create with force=true erases it' },
       },
     ];
+  }
+
+  /** The SR an XFS device holds, read where it is mounted or from a brief read-only mount. */
+  private srOnDevice(dev: string): SrStat | undefined {
+    const describe = (root: string): SrStat | undefined => {
+      const meta = readJson<SrMetadata>(new SrLayout(root).metadata);
+      if (!meta || meta.backing.kind !== 'device') return undefined;
+      return { ...this.statOf(new SrLayout(root), meta), sr: new SrLayout(rootOf(meta.backing, meta.uuid)).sr };
+    };
+    const mounted = device.mountPointsOf(dev);
+    if (mounted.length) return describe(mounted[0]);
+    const dir = path.join(config().runDir, 'probe');
+    fs.mkdirSync(dir, { recursive: true });
+    const mountPoint = fs.mkdtempSync(path.join(dir, 'mnt-'));
+    try {
+      device.mount(dev, mountPoint, ['ro', 'norecovery']);
+    } catch (e) {
+      log.warning(`probe: cannot read ${dev}: ${(e as Error).message}`);
+      fs.rmSync(mountPoint, { recursive: true, force: true });
+      return undefined;
+    }
+    try {
+      return describe(mountPoint);
+    } finally {
+      device.unmount(mountPoint);
+    }
   }
 
   create(uuid: string, configuration: Configuration, name: string, description: string): Configuration {

@@ -127,15 +127,23 @@ function updateMetadata(layout: SrLayout, key: string, change: (meta: VolumeMeta
  * path; then the image is moved in and the metadata committed.
  */
 function newVolume(layout: SrLayout, meta: Omit<VolumeMetadata, 'key' | 'uuid' | 'created' | 'format'>, fill: (image: string) => void): Volume {
-  const key = randomUUID();
-  const tmp = layout.tmpImage(key);
-  try {
-    fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
-  } catch (e) {
-    throw fromSystemError(e, `creating volume ${key}`); // a full XFS has no inode for it
+  // Between the file's creation and its lock, a concurrent collectOrphans
+  // (SR.ls, SR.attach) may take it for an orphan and remove it: the lock then
+  // fails, and we start again under a new key.
+  let key = '';
+  let tmp = '';
+  let lock: Lock | undefined;
+  for (let attempt = 0; !lock; attempt++) {
+    if (attempt === 10) throw errors.busy(`new image ${tmp} was removed while being created`);
+    key = randomUUID();
+    tmp = layout.tmpImage(key);
+    try {
+      fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
+    } catch (e) {
+      throw fromSystemError(e, `creating volume ${key}`); // a full XFS has no inode for it
+    }
+    lock = tryLockFile(tmp, 'exclusive');
   }
-  const lock = tryLockFile(tmp, 'exclusive');
-  if (!lock) throw errors.busy(`new image ${tmp} was removed while being created`);
   try {
     fill(tmp);
     fs.fsyncSync(lock.fd);
