@@ -496,7 +496,8 @@ describe('plugin processes killed at random points', () => {
         continue;
       }
       caught = true;
-      // The kernel dropped its flocks with it, though its cp may still be writing.
+      // The kernel dropped its flocks with it, and its cp died with it (parent-death signal).
+      await waitFor(() => strayProcesses(root).length === 0, 2_000, 'the killed plugin\'s cp to die with it');
       expect(lockFree(img(big.key))).toBe(true);
       expect(lockFree(srLock)).toBe(true);
       const quick = { XAPI_SPDK_LOCK_TIMEOUT_MS: '1000' };
