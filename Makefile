@@ -10,8 +10,8 @@ DATAPATH_DIR := plugins/datapath/$(SR_TYPE)
 LIBEXEC := $(DESTDIR)$(PREFIX)/libexec/xapi-storage-script
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/xapi-storage-spdk
 
-.PHONY: all deps build plugins typecheck test bench demo install clean
-all: build plugins
+.PHONY: all deps build plugins native typecheck test test-native bench demo install clean
+all: build plugins native
 
 # Debian packages and npm packages, whatever is missing (run as root on Debian 12).
 deps:
@@ -29,11 +29,18 @@ plugins: build
 	./scripts/plugin-files.sh $(BUNDLE) volume $(VOLUME_DIR) ../../../$(BUNDLE)
 	./scripts/plugin-files.sh $(BUNDLE) datapath $(DATAPATH_DIR) ../../../$(BUNDLE)
 
+# The C backend, its simulator and their tests (plain and sanitized builds).
+native:
+	$(MAKE) -C native
+
+test-native: native
+	$(MAKE) -C native check
+
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit -p .
 
 # The README's test command: sh scripts/setup-debian.sh && make test
-test: all typecheck
+test: all typecheck test-native
 	npx jest --ci
 
 bench: all
@@ -61,3 +68,4 @@ install: all
 
 clean:
 	rm -rf dist
+	$(MAKE) -C native clean

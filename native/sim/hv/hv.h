@@ -1,0 +1,105 @@
+/*
+ * The simulated hypervisor: what Xen gives a backend and a frontend, played
+ * by one process (xensim-hv) and a client library.
+ *
+ * - A domain's memory is a memfd of nr_pages 4 KiB pages; its grant table is
+ *   a memfd of nr_grants version-1 entries (struct grant_entry_v1 from
+ *   <xen/grant_table.h>: flags, domid, frame), frame = page index in the
+ *   memory memfd. A third memfd, the status page, holds `struct hv_status`.
+ *   Any process may map a domain (hv_domain_map), as dom0 maps foreign pages.
+ * - An event channel is a pair of eventfds, one per direction. Allocating an
+ *   unbound port creates both; binding to it gives the binder the same pair,
+ *   swapped. Notifying = writing 1 to the peer's eventfd; pending = reading
+ *   one's own. Closing a port tells nobody (as in Xen, the peer just stops
+ *   receiving events).
+ * - Domain creation/destruction also introduces/releases the domain in the
+ *   simulated xenstored (so @introduceDomain/@releaseDomain fire), and
+ *   destruction clears `alive` in the status page, after which grant copies
+ *   and maps against that domain fail with GNTST_bad_domain.
+ *
+ * The server listens on a SOCK_SEQPACKET Unix socket; XENSIM_HV_PATH names it.
+ * File descriptors travel with SCM_RIGHTS.
+ */
+#ifndef XENSIM_HV_H
+#define XENSIM_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/grant_table.h>
+
+#define HV_PAGE_SIZE 4096u
+
+struct hv_status {
+	uint32_t alive; /* 1 while the domain exists; 0 once destroyed */
+	uint32_t domid;
+	uint32_t nr_pages;
+	uint32_t nr_grants;
+};
+
+/* A domain mapped into this process. */
+struct hv_domain {
+	uint32_t domid;
+	uint32_t nr_pages;
+	uint32_t nr_grants;
+	uint8_t *memory;                 /* nr_pages * HV_PAGE_SIZE bytes, shared */
+	grant_entry_v1_t *grants;        /* nr_grants entries, shared */
+	volatile struct hv_status *status;
+};
+
+struct hv_conn;
+
+/* Connects to the server at `path` (NULL: $XENSIM_HV_PATH). NULL + errno on failure. */
+struct hv_conn *hv_connect(const char *path);
+void hv_disconnect(struct hv_conn *hv);
+
+/* Toolstack: create a domain with fresh zeroed memory and grant table, and introduce it to xenstored. */
+int hv_domain_create(struct hv_conn *hv, uint32_t domid, uint32_t nr_pages, uint32_t nr_grants);
+/* Toolstack: destroy it (alive = 0, release it in xenstored). Mappings others hold stay valid memory. */
+int hv_domain_destroy(struct hv_conn *hv, uint32_t domid);
+/* Any process: map a domain's memory, grant table and status page. */
+int hv_domain_map(struct hv_conn *hv, uint32_t domid, struct hv_domain *out);
+void hv_domain_unmap(struct hv_domain *d);
+
+/* An event channel end as a process holds it. */
+struct hv_evtchn {
+	uint32_t local_port;
+	int fd_in;  /* readable when the peer notified us (eventfd: read 8 bytes to clear) */
+	int fd_out; /* write 1 (8 bytes) to notify the peer */
+};
+
+/* Frontend: allocate a port of `domid` that `remote_domid` may bind to. */
+int hv_evtchn_alloc_unbound(struct hv_conn *hv, uint32_t domid, uint32_t remote_domid, struct hv_evtchn *out);
+/* Backend (domain `domid`): bind to `remote_port` of `remote_domid`. -1/ENOENT if no such unbound port. */
+int hv_evtchn_bind_interdomain(struct hv_conn *hv, uint32_t domid, uint32_t remote_domid, uint32_t remote_port, struct hv_evtchn *out);
+/* Close our end (closes the fds). */
+int hv_evtchn_close(struct hv_conn *hv, uint32_t domid, struct hv_evtchn *ch);
+/* Notify the peer / consume pending notifications (returns how many, 0 if none; never blocks). */
+int hv_evtchn_notify(const struct hv_evtchn *ch);
+int hv_evtchn_consume(const struct hv_evtchn *ch);
+
+/*
+ * Grant operations, checked as Xen checks them. `self` is the caller's domid
+ * (the backend is 0). Status codes are GNTST_* from <xen/grant_table.h>.
+ */
+struct hv_copy_seg {
+	/* Exactly one side is foreign: the `gref` side of dom `foreign`. */
+	uint32_t gref;
+	uint16_t offset; /* within the granted page */
+	uint16_t len;    /* offset + len <= 4096 */
+	void *local;     /* our buffer */
+	bool to_foreign; /* true: local -> granted page (a READ completing); false: granted page -> local */
+	int16_t status;  /* out: GNTST_okay or an error */
+};
+
+/* Performs `count` copies against domain `d` for caller `self`; statuses per segment. Returns 0. */
+int hv_grant_copy(const struct hv_domain *d, uint16_t self, struct hv_copy_seg *segs, unsigned count);
+/* Validates grant `gref` of `d` for mapping by `self` (writable: needs a non-readonly grant) and
+ * returns a pointer to the page, or NULL with *status set. */
+void *hv_grant_map(const struct hv_domain *d, uint16_t self, uint32_t gref, bool writable, int16_t *status);
+
+/* Frontend helpers: grant page `frame` of `d` to `to_domid` (readonly or not) at `gref`, or revoke it. */
+int hv_grant_access(struct hv_domain *d, uint32_t gref, uint16_t to_domid, uint32_t frame, bool readonly);
+int hv_grant_revoke(struct hv_domain *d, uint32_t gref);
+
+#endif
