@@ -1,0 +1,73 @@
+/* An open-addressing table gref -> mapped page; grefs that failed to map are remembered too. */
+#include "backend/pgrant.h"
+
+#include <stdlib.h>
+
+struct pgrant_entry {
+	uint32_t gref;
+	uint8_t used;
+	void *page; /* NULL: mapping failed, use grant copy for this gref */
+};
+
+struct pgrant_cache {
+	unsigned capacity; /* grants we are willing to keep mapped */
+	unsigned count;
+	unsigned slots;    /* power of two, >= 2 * capacity */
+	struct pgrant_entry *table;
+};
+
+struct pgrant_cache *pgrant_create(unsigned capacity)
+{
+	struct pgrant_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->capacity = capacity;
+	c->slots = 16;
+	while (c->slots < 2 * capacity)
+		c->slots *= 2;
+	c->table = calloc(c->slots, sizeof(*c->table));
+	if (!c->table) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static struct pgrant_entry *find(struct pgrant_cache *c, uint32_t gref)
+{
+	unsigned i = (gref * 2654435761u) & (c->slots - 1);
+	while (c->table[i].used && c->table[i].gref != gref)
+		i = (i + 1) & (c->slots - 1);
+	return &c->table[i];
+}
+
+void *pgrant_get(struct pgrant_cache *c, struct gnt *g, uint32_t gref)
+{
+	struct pgrant_entry *e = find(c, gref);
+	if (e->used)
+		return e->page;
+	if (c->count >= c->capacity)
+		return NULL;
+	e->used = 1;
+	e->gref = gref;
+	e->page = g->platform->ops->gnt_map(g, 1, &gref, true);
+	c->count++;
+	return e->page;
+}
+
+unsigned pgrant_count(const struct pgrant_cache *c)
+{
+	return c->count;
+}
+
+void pgrant_destroy(struct pgrant_cache *c, struct gnt *g)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->slots; i++) {
+		if (c->table[i].used && c->table[i].page)
+			g->platform->ops->gnt_unmap(g, c->table[i].page, 1);
+	}
+	free(c->table);
+	free(c);
+}

@@ -1,0 +1,315 @@
+/*
+ * The backend xenbus state machine, as xen-blkback and QEMU run it:
+ * Initialising -> (features) InitWait -> frontend Initialised/Connected ->
+ * map and start -> Connected; frontend Closing -> Closing; frontend Closed ->
+ * disconnect -> Closed; frontend back to Initialising -> InitWait again.
+ * Every value the frontend wrote is parsed strictly and bounded: a bad one
+ * fails this device only.
+ */
+#include "backend/xenbus.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/vbd_ops.h"
+#include "daemon/log.h"
+
+#define VDISK_READONLY 0x4
+
+static char *xread(struct xenbus_ctx *x, xs_transaction_t t, const char *dir, const char *key)
+{
+	char path[VBD_PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	unsigned len;
+	return xs_read(x->xs, t, path, &len);
+}
+
+/* A decimal unsigned value; false if absent or not a clean number within [0, max]. */
+static bool read_uint(struct xenbus_ctx *x, const char *dir, const char *key, unsigned long max, unsigned long *out, bool *present)
+{
+	char *s = xread(x, XBT_NULL, dir, key);
+	*present = s != NULL;
+	if (!s)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	bool ok = s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0 && v <= max;
+	free(s);
+	if (ok)
+		*out = v;
+	return ok;
+}
+
+static int xwrite(struct xenbus_ctx *x, xs_transaction_t t, const char *dir, const char *key, const char *value)
+{
+	char path[VBD_PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return xs_write(x->xs, t, path, value, strlen(value)) ? 0 : -1;
+}
+
+static int xwrite_uint(struct xenbus_ctx *x, xs_transaction_t t, const char *dir, const char *key, uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return xwrite(x, t, dir, key, buf);
+}
+
+static void set_state(struct xenbus_ctx *x, struct vbd *v, int state)
+{
+	if (v->state == state)
+		return;
+	log_info("%s: backend state %d -> %d", v->name, v->state, state);
+	v->state = state;
+	xwrite_uint(x, XBT_NULL, v->backend, "state", (uint64_t)state);
+}
+
+void xenbus_token(const struct vbd *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "vbd:%s", v->name);
+}
+
+/* Everything the frontend may read before connecting, in one transaction. */
+static int publish_features(struct xenbus_ctx *x, struct vbd *v, int state)
+{
+	const struct vbd_features *f = &v->features;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		xs_transaction_t t = xs_transaction_start(x->xs);
+		if (t == XBT_NULL)
+			return -1;
+		const char *b = v->backend;
+		xwrite_uint(x, t, b, "max-ring-page-order", f->max_ring_order);
+		xwrite_uint(x, t, b, "multi-queue-max-queues", f->max_queues);
+		if (f->max_indirect_segments > BLKIF_DIRECT_SEGMENTS)
+			xwrite_uint(x, t, b, "feature-max-indirect-segments", f->max_indirect_segments);
+		xwrite_uint(x, t, b, "feature-flush-cache", f->flush);
+		xwrite_uint(x, t, b, "feature-barrier", 0);
+		bool discard = f->discard && v->engine->ops->can_discard(v->engine);
+		xwrite_uint(x, t, b, "feature-discard", discard);
+		if (discard) {
+			xwrite_uint(x, t, b, "discard-granularity", 4096);
+			xwrite_uint(x, t, b, "discard-alignment", 0);
+			xwrite_uint(x, t, b, "discard-secure", 0);
+		}
+		xwrite_uint(x, t, b, "feature-persistent", f->persistent);
+		xwrite_uint(x, t, b, "sectors", v->sectors);
+		xwrite_uint(x, t, b, "sector-size", 512);
+		xwrite_uint(x, t, b, "physical-sector-size", 4096);
+		xwrite_uint(x, t, b, "info", v->readonly ? VDISK_READONLY : 0);
+		xwrite_uint(x, t, b, "state", (uint64_t)state);
+		if (xs_transaction_end(x->xs, t, false)) {
+			if (v->state != state)
+				log_info("%s: backend state %d -> %d", v->name, v->state, state);
+			v->state = state;
+			return 0;
+		}
+		if (errno != EAGAIN)
+			return -1;
+	}
+	return -1;
+}
+
+int xenbus_attach(struct xenbus_ctx *x, struct vbd *v, char *err, size_t errlen)
+{
+	char *fe = xread(x, XBT_NULL, v->backend, "frontend");
+	unsigned long id = 0;
+	bool present;
+	if (!fe || fe[0] != '/' || strlen(fe) >= sizeof(v->frontend) ||
+	    !read_uint(x, v->backend, "frontend-id", 0x7FF0, &id, &present)) {
+		snprintf(err, errlen, "%s has no valid frontend / frontend-id", v->backend);
+		free(fe);
+		return -1;
+	}
+	snprintf(v->frontend, sizeof(v->frontend), "%s", fe);
+	free(fe);
+	v->frontend_id = (uint16_t)id;
+	char token[VBD_NAME_MAX + 8], path[VBD_PATH_MAX + 16];
+	xenbus_token(v, token, sizeof(token));
+	snprintf(path, sizeof(path), "%s/state", v->frontend);
+	if (!xs_watch(x->xs, v->backend, token) || !xs_watch(x->xs, path, token)) {
+		snprintf(err, errlen, "cannot watch %s: %s", v->backend, strerror(errno));
+		return -1;
+	}
+	xwrite(x, XBT_NULL, v->backend, "hotplug-status", "connected");
+	if (publish_features(x, v, XB_INITWAIT) != 0) {
+		snprintf(err, errlen, "cannot publish features in %s: %s", v->backend, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void xenbus_detach(struct xenbus_ctx *x, struct vbd *v)
+{
+	char token[VBD_NAME_MAX + 8], path[VBD_PATH_MAX + 16];
+	xenbus_token(v, token, sizeof(token));
+	snprintf(path, sizeof(path), "%s/state", v->frontend);
+	xs_unwatch(x->xs, v->backend, token);
+	xs_unwatch(x->xs, path, token);
+}
+
+/* Reads and checks the frontend's transport parameters (reference blkif.md 1.8, 1.9, 2.4). */
+static int read_transport(struct xenbus_ctx *x, struct vbd *v, struct vbd_transport *t)
+{
+	memset(t, 0, sizeof(*t));
+	unsigned long n = 1, order = 0;
+	bool present;
+	if (!read_uint(x, v->frontend, "multi-queue-num-queues", v->features.max_queues, &n, &present) && present) {
+		vbd_set_error(v, "bad multi-queue-num-queues%s", "");
+		return -1;
+	}
+	if (n == 0 || n > v->features.max_queues || n > VBD_MAX_QUEUES) {
+		vbd_set_error(v, "bad multi-queue-num-queues%s", "");
+		return -1;
+	}
+	if (!read_uint(x, v->frontend, "ring-page-order", v->features.max_ring_order, &order, &present) && present) {
+		vbd_set_error(v, "bad ring-page-order%s", "");
+		return -1;
+	}
+	bool paged = present;
+	t->nr_queues = (unsigned)n;
+	t->ring_order = (unsigned)order;
+
+	char *proto = xread(x, XBT_NULL, v->frontend, "protocol");
+	t->abi = blkif_abi_from_protocol(proto ? proto : "", proto != NULL);
+	free(proto);
+	if (!t->abi) {
+		vbd_set_error(v, "unknown protocol%s", "");
+		return -1;
+	}
+	unsigned long pers = 0;
+	t->persistent = read_uint(x, v->frontend, "feature-persistent", 1, &pers, &present) && pers == 1;
+
+	for (unsigned q = 0; q < t->nr_queues; q++) {
+		char dir[VBD_PATH_MAX + 16];
+		if (t->nr_queues == 1)
+			snprintf(dir, sizeof(dir), "%s", v->frontend);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", v->frontend, q);
+		unsigned long port;
+		if (!read_uint(x, dir, "event-channel", UINT32_MAX, &port, &present)) {
+			vbd_set_error(v, "missing or bad event-channel%s", "");
+			return -1;
+		}
+		t->ports[q] = (uint32_t)port;
+		for (unsigned i = 0; i < (1u << t->ring_order); i++) {
+			char key[24];
+			if (paged)
+				snprintf(key, sizeof(key), "ring-ref%u", i);
+			else
+				snprintf(key, sizeof(key), "ring-ref");
+			unsigned long ref;
+			if (!read_uint(x, dir, key, UINT32_MAX, &ref, &present)) {
+				vbd_set_error(v, "missing or bad ring-ref%s", "");
+				return -1;
+			}
+			t->ring_refs[q][i] = (uint32_t)ref;
+		}
+	}
+	return 0;
+}
+
+static void connect(struct xenbus_ctx *x, struct vbd *v)
+{
+	struct vbd_transport t;
+	if (read_transport(x, v, &t) != 0 || vbd_connect(v, x->plat, &t) != 0) {
+		log_error("%s: cannot connect: %s", v->name, v->last_error);
+		xwrite(x, XBT_NULL, v->backend, "error", v->last_error);
+		set_state(x, v, XB_CLOSING);
+		return;
+	}
+	log_info("%s: connected to domain %u: %u queue(s), ring order %u, %s, persistent %s", v->name, v->frontend_id,
+		 v->nr_queues, v->ring_order, v->abi->name, v->persistent ? "yes" : "no");
+	if (publish_features(x, v, XB_CONNECTED) != 0) {
+		log_error("%s: cannot publish the connection", v->name);
+		vbd_disconnect(v);
+		set_state(x, v, XB_CLOSING);
+	}
+}
+
+void xenbus_reconcile(struct xenbus_ctx *x, struct vbd *v)
+{
+	if (v->gone)
+		return;
+	char *fe_link = xread(x, XBT_NULL, v->backend, "frontend");
+	if (!fe_link) {
+		/* The toolstack removed our backend directory: the device is gone. */
+		log_info("%s: backend directory removed", v->name);
+		vbd_disconnect(v);
+		v->gone = true;
+		return;
+	}
+	free(fe_link);
+	unsigned long fe = 0, online = 1, be = 0;
+	bool fe_present, present;
+	if (!read_uint(x, v->frontend, "state", 8, &fe, &fe_present))
+		fe = fe_present ? XB_UNKNOWN : (unsigned long)-1;
+	read_uint(x, v->backend, "online", 1, &online, &present);
+	read_uint(x, v->backend, "state", 8, &be, &present);
+
+	/* The toolstack asks for an unplug by writing Closing itself (xenopsd does). */
+	if (be == XB_CLOSING && v->state != XB_CLOSING && v->state != XB_CLOSED) {
+		bool active = fe == XB_INITWAIT || fe == XB_INITIALISED || fe == XB_CONNECTED || fe == XB_CLOSING;
+		v->state = XB_CLOSING;
+		if (!active) {
+			vbd_disconnect(v);
+			set_state(x, v, XB_CLOSED);
+			return;
+		}
+	}
+
+	switch ((long)fe) {
+	case -1:
+	case XB_UNKNOWN:
+		/* Frontend vanished: treat as Closed. */
+		vbd_disconnect(v);
+		set_state(x, v, XB_CLOSED);
+		break;
+	case XB_INITIALISING:
+		if (v->state == XB_CLOSED && online)
+			publish_features(x, v, XB_INITWAIT); /* reboot, kexec, driver reload */
+		break;
+	case XB_INITIALISED:
+	case XB_CONNECTED:
+		if (!v->connected && (v->state == XB_INITWAIT || v->state == XB_INITIALISING))
+			connect(x, v);
+		break;
+	case XB_CLOSING:
+		set_state(x, v, XB_CLOSING);
+		break;
+	case XB_CLOSED:
+		vbd_disconnect(v);
+		set_state(x, v, XB_CLOSED);
+		break;
+	default:
+		break;
+	}
+}
+
+void xenbus_fail(struct xenbus_ctx *x, struct vbd *v)
+{
+	log_error("%s: the frontend broke the ring protocol; disconnecting it", v->name);
+	vbd_set_error(v, "frontend protocol error (ring indices)%s", "");
+	vbd_disconnect(v);
+	xwrite(x, XBT_NULL, v->backend, "error", v->last_error);
+	set_state(x, v, XB_CLOSING);
+}
+
+int xenbus_publish_size(struct xenbus_ctx *x, struct vbd *v)
+{
+	/* Like blkback: new sectors and the unchanged state in one transaction, to fire the frontend's watch. */
+	for (int attempt = 0; attempt < 100; attempt++) {
+		xs_transaction_t t = xs_transaction_start(x->xs);
+		if (t == XBT_NULL)
+			return -1;
+		xwrite_uint(x, t, v->backend, "sectors", v->sectors);
+		xwrite_uint(x, t, v->backend, "state", (uint64_t)v->state);
+		if (xs_transaction_end(x->xs, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+	}
+	return -1;
+}

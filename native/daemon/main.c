@@ -1,0 +1,227 @@
+/*
+ * xenblkd: serves disks to Xen guests over the blkif protocol.
+ *   xenblkd --socket PATH [--platform xen|sim] [--ready-fd N] [--disk JSON]...
+ * The main thread runs the control path: the control socket, xenstore watch
+ * events (the xenbus state machines) and queue failure reports. Each
+ * connected queue has its own data-path thread (backend/queue.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "backend/vbd_ops.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+#define TAG_SIGNAL ((void *)1)
+#define TAG_XENSTORE ((void *)2)
+#define TAG_LISTEN ((void *)3)
+#define RELEASE_TOKEN "@releaseDomain"
+
+/* Client fds are tagged with their number above this base. */
+#define TAG_CLIENT_BASE 0x10000
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xenblkd --socket PATH [--platform xen|sim] [--ready-fd N] [--disk JSON]...\n"
+		   "  --socket PATH    control socket (JSON-RPC 2.0)\n"
+		   "  --platform KIND  xen (default) or sim (the simulator: XENSIM_HV_PATH, XENSTORED_PATH)\n"
+		   "  --ready-fd N     write \"ready\\n\" to fd N once serving, then close it\n"
+		   "  --disk JSON      a disk_add parameter object to serve from the start\n"
+		   "  --queues N --poll-us N --pool-pages N   defaults for disks\n");
+}
+
+static void handle_xenstore(struct daemon *d)
+{
+	char **vec;
+	unsigned n;
+	while ((vec = xs_check_watch(d->xb.xs)) != NULL) {
+		(void)n;
+		const char *token = vec[XS_WATCH_TOKEN];
+		if (strcmp(token, RELEASE_TOKEN) == 0) {
+			/* A domain died: devices of a frontend that no longer exists are disconnected. */
+			for (struct vbd *v = d->vbds; v; v = v->next) {
+				if (v->frontend_id && !xs_is_domain_introduced(d->xb.xs, v->frontend_id) && v->connected) {
+					log_info("%s: frontend domain %u is gone", v->name, v->frontend_id);
+					vbd_disconnect(v);
+				}
+			}
+		} else {
+			for (struct vbd *v = d->vbds; v; v = v->next) {
+				char t[VBD_NAME_MAX + 8];
+				xenbus_token(v, t, sizeof(t));
+				if (strcmp(t, token) == 0) {
+					xenbus_reconcile(&d->xb, v);
+					break;
+				}
+			}
+		}
+		free(vec);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *socket_path = NULL, *platform = "xen";
+	int ready_fd = -1;
+	struct daemon d = {
+		.defaults = { .max_queues = 4, .max_ring_order = 4, .max_indirect_segments = 256, .persistent = true,
+			      .discard = true, .flush = true, .pool_pages = 2048, .poll_us = 50 },
+	};
+	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' }, { "platform", required_argument, NULL, 'p' },
+		{ "ready-fd", required_argument, NULL, 'r' }, { "disk", required_argument, NULL, OPT_DISK },
+		{ "queues", required_argument, NULL, OPT_QUEUES }, { "poll-us", required_argument, NULL, OPT_POLL },
+		{ "pool-pages", required_argument, NULL, OPT_POOL }, { "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	json_t *disks = json_array();
+	int c;
+	while ((c = getopt_long(argc, argv, "s:p:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'p':
+			platform = optarg;
+			break;
+		case 'r':
+			ready_fd = atoi(optarg);
+			break;
+		case OPT_DISK: {
+			json_error_t err;
+			json_t *p = json_loads(optarg, 0, &err);
+			if (!json_is_object(p)) {
+				fprintf(stderr, "xenblkd: --disk: not a JSON object: %s\n", err.text);
+				return 2;
+			}
+			json_array_append_new(disks, p);
+			break;
+		}
+		case OPT_QUEUES:
+			d.defaults.max_queues = (unsigned)atoi(optarg);
+			break;
+		case OPT_POLL:
+			d.defaults.poll_us = (unsigned)atoi(optarg);
+			break;
+		case OPT_POOL:
+			d.defaults.pool_pages = (unsigned)atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!socket_path || d.defaults.max_queues == 0 || d.defaults.max_queues > VBD_MAX_QUEUES) {
+		usage(stderr);
+		return 2;
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	d.xb.plat = platform_open(platform);
+	if (!d.xb.plat) {
+		log_error("cannot open the %s platform: %s", platform, strerror(errno));
+		return 1;
+	}
+	d.xb.xs = xs_open(0);
+	if (!d.xb.xs) {
+		log_error("cannot connect to xenstore: %s", strerror(errno));
+		return 1;
+	}
+	d.rpc = rpc_server_open(socket_path, daemon_rpc, &d);
+	if (!d.rpc) {
+		log_error("cannot listen on %s: %s", socket_path, strerror(errno));
+		return 1;
+	}
+	d.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
+	ev.data.ptr = TAG_SIGNAL;
+	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.ptr = TAG_XENSTORE;
+	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, xs_fileno(d.xb.xs), &ev);
+	ev.data.ptr = TAG_LISTEN;
+	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, rpc_server_listen_fd(d.rpc), &ev);
+	xs_watch(d.xb.xs, RELEASE_TOKEN, RELEASE_TOKEN);
+
+	size_t i;
+	json_t *p;
+	json_array_foreach(disks, i, p) {
+		char msg[256];
+		if (!daemon_add(&d, p, msg, sizeof(msg))) {
+			log_error("--disk: %s", msg);
+			return 1;
+		}
+	}
+	json_decref(disks);
+	log_info("serving on %s (%s platform)", socket_path, d.xb.plat->ops->name);
+	if (ready_fd >= 0) {
+		ssize_t w = write(ready_fd, "ready\n", 6);
+		(void)w;
+		close(ready_fd);
+	}
+
+	while (!d.stopping) {
+		struct epoll_event events[32];
+		int n = epoll_wait(d.epoll_fd, events, 32, -1);
+		for (int k = 0; k < n && !d.stopping; k++) {
+			void *tag = events[k].data.ptr;
+			if (tag == TAG_SIGNAL) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof(si)) > 0)
+					log_info("signal %u: shutting down", si.ssi_signo);
+				d.stopping = true;
+			} else if (tag == TAG_XENSTORE) {
+				handle_xenstore(&d);
+			} else if (tag == TAG_LISTEN) {
+				int cfd = rpc_server_accept(d.rpc);
+				if (cfd >= 0) {
+					struct epoll_event cev = { .events = EPOLLIN, .data.u64 = TAG_CLIENT_BASE + (uint64_t)cfd };
+					epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, cfd, &cev);
+				}
+			} else if (events[k].data.u64 >= TAG_CLIENT_BASE && events[k].data.u64 < TAG_CLIENT_BASE + 0x10000) {
+				int cfd = (int)(events[k].data.u64 - TAG_CLIENT_BASE);
+				if (!rpc_server_serve(d.rpc, cfd)) {
+					epoll_ctl(d.epoll_fd, EPOLL_CTL_DEL, cfd, NULL);
+					rpc_server_close_client(d.rpc, cfd);
+				}
+			} else {
+				struct vbd *v = tag;
+				if (vbd_failed(v))
+					xenbus_fail(&d.xb, v);
+			}
+		}
+		/* Devices whose backend directory was removed are forgotten. */
+		for (struct vbd *v = d.vbds, *next; v; v = next) {
+			next = v->next;
+			if (v->gone)
+				daemon_remove(&d, v);
+		}
+	}
+
+	while (d.vbds)
+		daemon_remove(&d, d.vbds);
+	rpc_server_close(d.rpc);
+	xs_close(d.xb.xs);
+	d.xb.plat->ops->close(d.xb.plat);
+	close(d.epoll_fd);
+	close(sfd);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,298 @@
+/*
+ * The control socket's methods: disk_add, disk_remove, disk_list,
+ * disk_pause, disk_resume, disk_resize, disk_stats, shutdown. Parameters are
+ * checked strictly; errors are JSON-RPC errors with clear messages.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "backend/vbd_ops.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+struct vbd *daemon_find(struct daemon *d, const char *name)
+{
+	for (struct vbd *v = d->vbds; v; v = v->next) {
+		if (strcmp(v->name, name) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static bool get_uint(json_t *params, const char *key, unsigned long max, unsigned long *out, char *msg, size_t msglen)
+{
+	json_t *v = json_object_get(params, key);
+	if (!v)
+		return true; /* keep the default */
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || (unsigned long long)json_integer_value(v) > max) {
+		snprintf(msg, msglen, "%s must be an integer from 0 to %lu", key, max);
+		return false;
+	}
+	*out = (unsigned long)json_integer_value(v);
+	return true;
+}
+
+static bool get_bool(json_t *params, const char *key, bool *out, char *msg, size_t msglen)
+{
+	json_t *v = json_object_get(params, key);
+	if (!v)
+		return true;
+	if (!json_is_boolean(v)) {
+		snprintf(msg, msglen, "%s must be true or false", key);
+		return false;
+	}
+	*out = json_is_true(v);
+	return true;
+}
+
+static const char *get_string(json_t *params, const char *key)
+{
+	json_t *v = json_object_get(params, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msglen)
+{
+	static const char *const known[] = { "name", "backend", "engine", "path", "readonly", "size", "queues",
+					     "max_ring_order", "max_indirect_segments", "persistent", "discard",
+					     "flush", "pool_pages", "poll_us", NULL };
+	const char *key;
+	json_t *val;
+	json_object_foreach(params, key, val) {
+		bool ok = false;
+		for (int i = 0; known[i]; i++)
+			ok |= strcmp(key, known[i]) == 0;
+		if (!ok) {
+			snprintf(msg, msglen, "unknown parameter %s", key);
+			return NULL;
+		}
+	}
+	struct vbd_config cfg = { .features = d->defaults };
+	cfg.name = get_string(params, "name");
+	const char *backend = get_string(params, "backend");
+	cfg.engine = get_string(params, "engine");
+	cfg.path = get_string(params, "path");
+	if (!cfg.name || !cfg.name[0] || strlen(cfg.name) >= VBD_NAME_MAX || strpbrk(cfg.name, "/ \t\n")) {
+		snprintf(msg, msglen, "name must be a non-empty word of at most %d characters", VBD_NAME_MAX - 1);
+		return NULL;
+	}
+	if (daemon_find(d, cfg.name)) {
+		snprintf(msg, msglen, "a disk named %s already exists", cfg.name);
+		return NULL;
+	}
+	if (!backend || !backend[0]) {
+		snprintf(msg, msglen, "backend (the xenstore backend directory) is required");
+		return NULL;
+	}
+	char abs[VBD_PATH_MAX];
+	int n = backend[0] == '/' ? snprintf(abs, sizeof(abs), "%s", backend)
+				  : snprintf(abs, sizeof(abs), "/local/domain/0/%s", backend);
+	if (n < 0 || (size_t)n >= sizeof(abs)) {
+		snprintf(msg, msglen, "backend path too long");
+		return NULL;
+	}
+	for (struct vbd *v = d->vbds; v; v = v->next) {
+		if (strcmp(v->backend, abs) == 0) {
+			snprintf(msg, msglen, "%s is already served by disk %s", abs, v->name);
+			return NULL;
+		}
+	}
+	cfg.backend = abs;
+	if (!cfg.engine)
+		cfg.engine = "uring";
+	unsigned long size = 0, queues = cfg.features.max_queues, order = cfg.features.max_ring_order,
+		      indirect = cfg.features.max_indirect_segments, pool = cfg.features.pool_pages, poll = cfg.features.poll_us;
+	if (!get_uint(params, "size", 1ul << 62, &size, msg, msglen) || !get_uint(params, "queues", VBD_MAX_QUEUES, &queues, msg, msglen) ||
+	    !get_uint(params, "max_ring_order", VBD_MAX_RING_ORDER, &order, msg, msglen) ||
+	    !get_uint(params, "max_indirect_segments", BLKIF_MAX_INDIRECT_SEGMENTS, &indirect, msg, msglen) ||
+	    !get_uint(params, "pool_pages", 1u << 20, &pool, msg, msglen) || !get_uint(params, "poll_us", 1000000, &poll, msg, msglen) ||
+	    !get_bool(params, "readonly", &cfg.readonly, msg, msglen) ||
+	    !get_bool(params, "persistent", &cfg.features.persistent, msg, msglen) ||
+	    !get_bool(params, "discard", &cfg.features.discard, msg, msglen) ||
+	    !get_bool(params, "flush", &cfg.features.flush, msg, msglen))
+		return NULL;
+	if (queues == 0) {
+		snprintf(msg, msglen, "queues must be at least 1");
+		return NULL;
+	}
+	cfg.null_size = size;
+	cfg.features.max_queues = (unsigned)queues;
+	cfg.features.max_ring_order = (unsigned)order;
+	cfg.features.max_indirect_segments = indirect > BLKIF_DIRECT_SEGMENTS ? (unsigned)indirect : 0;
+	cfg.features.pool_pages = (unsigned)pool;
+	cfg.features.poll_us = (unsigned)poll;
+	if (strcmp(cfg.engine, "null") != 0 && !cfg.path) {
+		snprintf(msg, msglen, "path (a file or block device) is required for the %s engine", cfg.engine);
+		return NULL;
+	}
+
+	struct vbd *v = vbd_create(&cfg, msg, msglen);
+	if (!v)
+		return NULL;
+	if (xenbus_attach(&d->xb, v, msg, msglen) != 0) {
+		vbd_destroy(v);
+		return NULL;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = v };
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, v->event_fd, &ev);
+	v->next = d->vbds;
+	d->vbds = v;
+	log_info("%s: serving %s (%s engine, %s) at %s", v->name, v->path[0] ? v->path : "-", v->engine_kind,
+		 v->readonly ? "read-only" : "read-write", v->backend);
+	xenbus_reconcile(&d->xb, v);
+	return v;
+}
+
+void daemon_remove(struct daemon *d, struct vbd *v)
+{
+	for (struct vbd **p = &d->vbds; *p; p = &(*p)->next) {
+		if (*p == v) {
+			*p = v->next;
+			break;
+		}
+	}
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, v->event_fd, NULL);
+	xenbus_detach(&d->xb, v);
+	vbd_disconnect(v);
+	if (!v->gone) {
+		/* Tell the frontend the device is going. */
+		char path[VBD_PATH_MAX + 16];
+		snprintf(path, sizeof(path), "%s/state", v->backend);
+		xs_write(d->xb.xs, XBT_NULL, path, "6", 1);
+	}
+	log_info("%s: removed", v->name);
+	vbd_destroy(v);
+}
+
+static json_t *describe(const struct vbd *v)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b, s:s, s:s, s:I, s:b}", "name", v->name, "backend",
+			      v->backend, "frontend", v->frontend, "domid", (int)v->frontend_id, "state", v->state,
+			      "connected", v->connected, "paused", v->paused, "engine", v->engine_kind, "path", v->path,
+			      "sectors", (json_int_t)v->sectors, "readonly", v->readonly);
+	if (v->connected) {
+		json_object_set_new(o, "queues", json_integer(v->nr_queues));
+		json_object_set_new(o, "ring_order", json_integer(v->ring_order));
+		json_object_set_new(o, "protocol", json_string(v->abi->name));
+		json_object_set_new(o, "persistent", json_boolean(v->persistent));
+		json_object_set_new(o, "max_indirect_segments", json_integer(v->features.max_indirect_segments));
+	}
+	if (v->last_error[0])
+		json_object_set_new(o, "error", json_string(v->last_error));
+	return o;
+}
+
+/* Latency percentile (µs, upper bound of its log2 bucket) from a histogram. */
+static uint64_t percentile(const uint64_t *hist, uint64_t total, double p)
+{
+	uint64_t want = (uint64_t)(total * p), seen = 0;
+	for (int i = 0; i < 32; i++) {
+		seen += hist[i];
+		if (seen > want)
+			return 1ull << i;
+	}
+	return 1ull << 31;
+}
+
+static json_t *stats(const struct vbd *v)
+{
+	json_t *qs = json_array();
+	uint64_t total_hist[32] = { 0 };
+	uint64_t totals[10] = { 0 };
+	for (unsigned i = 0; i < v->features.max_queues && i < VBD_MAX_QUEUES; i++) {
+		const struct queue_stats *s = &v->queues[i].stats;
+		uint64_t vals[10] = { s->reads, s->writes, s->flushes, s->discards, s->errors, s->unsupported, s->read_bytes,
+				      s->write_bytes, s->latency_sum_ns, s->notifications };
+		uint64_t ops = vals[0] + vals[1] + vals[2] + vals[3] + vals[4] + vals[5];
+		if (i >= v->nr_queues && ops == 0)
+			continue;
+		uint64_t hist[32];
+		for (int b = 0; b < 32; b++) {
+			hist[b] = s->latency_hist[b];
+			total_hist[b] += hist[b];
+		}
+		for (int k = 0; k < 10; k++)
+			totals[k] += vals[k];
+		json_array_append_new(
+			qs, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "queue", (int)i,
+				      "reads", (json_int_t)vals[0], "writes", (json_int_t)vals[1], "flushes", (json_int_t)vals[2],
+				      "discards", (json_int_t)vals[3], "errors", (json_int_t)vals[4], "unsupported",
+				      (json_int_t)vals[5], "read_bytes", (json_int_t)vals[6], "write_bytes", (json_int_t)vals[7],
+				      "latency_avg_us", (json_int_t)(ops ? vals[8] / ops / 1000 : 0), "latency_p50_us",
+				      (json_int_t)(ops ? percentile(hist, ops, 0.5) : 0), "latency_p99_us",
+				      (json_int_t)(ops ? percentile(hist, ops, 0.99) : 0), "latency_max_us",
+				      (json_int_t)(s->latency_max_ns / 1000), "notifications", (json_int_t)vals[9], "sleeps",
+				      (json_int_t)s->sleeps, "persistent_hits", (json_int_t)s->persistent_hits));
+	}
+	uint64_t ops = totals[0] + totals[1] + totals[2] + totals[3] + totals[4] + totals[5];
+	return json_pack("{s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "name", v->name, "queues", qs,
+			 "total", "reads", (json_int_t)totals[0], "writes", (json_int_t)totals[1], "flushes",
+			 (json_int_t)totals[2], "discards", (json_int_t)totals[3], "errors", (json_int_t)totals[4],
+			 "unsupported", (json_int_t)totals[5], "read_bytes", (json_int_t)totals[6], "write_bytes",
+			 (json_int_t)totals[7], "latency_p50_us", (json_int_t)(ops ? percentile(total_hist, ops, 0.5) : 0),
+			 "latency_p99_us", (json_int_t)(ops ? percentile(total_hist, ops, 0.99) : 0));
+}
+
+static struct vbd *named(struct daemon *d, json_t *params, int *code, char *msg, size_t msglen)
+{
+	const char *name = get_string(params, "name");
+	struct vbd *v = name ? daemon_find(d, name) : NULL;
+	if (!v) {
+		*code = RPC_INVALID_PARAMS;
+		snprintf(msg, msglen, name ? "no disk named %s" : "name is required", name);
+	}
+	return v;
+}
+
+json_t *daemon_rpc(void *ctx, const char *method, json_t *params, int *code, char *msg, size_t msglen)
+{
+	struct daemon *d = ctx;
+	if (!json_is_object(params)) {
+		*code = RPC_INVALID_PARAMS;
+		snprintf(msg, msglen, "params must be an object");
+		return NULL;
+	}
+	if (strcmp(method, "disk_add") == 0) {
+		struct vbd *v = daemon_add(d, params, msg, msglen);
+		*code = RPC_INVALID_PARAMS;
+		return v ? describe(v) : NULL;
+	}
+	if (strcmp(method, "disk_list") == 0) {
+		json_t *a = json_array();
+		for (struct vbd *v = d->vbds; v; v = v->next)
+			json_array_append_new(a, describe(v));
+		return a;
+	}
+	if (strcmp(method, "shutdown") == 0) {
+		d->stopping = true;
+		return json_true();
+	}
+	if (strcmp(method, "disk_remove") == 0 || strcmp(method, "disk_pause") == 0 || strcmp(method, "disk_resume") == 0 ||
+	    strcmp(method, "disk_stats") == 0 || strcmp(method, "disk_resize") == 0 || strcmp(method, "disk_get") == 0) {
+		struct vbd *v = named(d, params, code, msg, msglen);
+		if (!v)
+			return NULL;
+		if (strcmp(method, "disk_remove") == 0) {
+			daemon_remove(d, v);
+			return json_true();
+		}
+		if (strcmp(method, "disk_pause") == 0)
+			vbd_pause(v);
+		else if (strcmp(method, "disk_resume") == 0)
+			vbd_resume(v);
+		else if (strcmp(method, "disk_stats") == 0)
+			return stats(v);
+		else if (strcmp(method, "disk_resize") == 0 && vbd_update_size(v) && xenbus_publish_size(&d->xb, v) != 0) {
+			*code = RPC_SERVER_ERROR;
+			snprintf(msg, msglen, "cannot publish the new size: %s", strerror(errno));
+			return NULL;
+		}
+		return describe(v);
+	}
+	*code = RPC_METHOD_NOT_FOUND;
+	snprintf(msg, msglen, "unknown method %s", method);
+	return NULL;
+}

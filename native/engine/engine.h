@@ -1,0 +1,68 @@
+/*
+ * The storage engines behind one asynchronous interface, shaped like SPDK's
+ * bdev API so an SPDK engine can slot in: a backing store is opened once per
+ * disk, each queue gets its own channel (no sharing between threads), I/O is
+ * submitted in batches and completions are reaped without blocking.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+enum eng_op { ENG_READ, ENG_WRITE, ENG_FLUSH, ENG_DISCARD };
+
+struct eng_io {
+	enum eng_op op;
+	uint64_t offset; /* bytes */
+	uint64_t len;    /* bytes (DISCARD; READ/WRITE use the iovecs) */
+	const struct iovec *iov;
+	unsigned iovcnt;
+	void *cookie; /* handed back on completion */
+};
+
+struct eng_completion {
+	void *cookie;
+	int result; /* 0 or -errno */
+};
+
+struct engine;         /* one backing store */
+struct engine_channel; /* one queue's handle */
+
+struct engine_ops {
+	const char *name;
+	/* Size in bytes now (re-read on resize). */
+	uint64_t (*size)(struct engine *e);
+	bool (*can_discard)(struct engine *e);
+	void (*close)(struct engine *e);
+	struct engine_channel *(*channel_open)(struct engine *e, unsigned depth);
+	void (*channel_close)(struct engine_channel *c);
+	/* Queues one I/O; -EAGAIN when the channel is full. Nothing starts before submit(). */
+	int (*queue)(struct engine_channel *c, const struct eng_io *io);
+	/* Starts everything queued. */
+	int (*submit)(struct engine_channel *c);
+	/* Non-blocking: up to `max` completions; returns how many. */
+	int (*reap)(struct engine_channel *c, struct eng_completion *out, int max);
+	/* Readable when completions may be waiting (for sleeping in poll). */
+	int (*completion_fd)(struct engine_channel *c);
+};
+
+struct engine {
+	const struct engine_ops *ops;
+};
+
+struct engine_channel {
+	struct engine *engine;
+};
+
+struct engine_options {
+	const char *path;  /* file or block device (uring) */
+	bool readonly;
+	uint64_t null_size; /* bytes, for the null engine */
+};
+
+/* "uring" or "null"; NULL with *err set to a message on failure. */
+struct engine *engine_open(const char *kind, const struct engine_options *opt, const char **err);
+
+#endif

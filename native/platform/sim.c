@@ -1,0 +1,215 @@
+/*
+ * The simulator: grants and event channels of sim/hv. Grant copies and maps
+ * go through hv_grant_copy / hv_grant_map, which check each grant as Xen
+ * does; a multi-page map is made contiguous by re-mapping each granted page
+ * of the guest's shared memory at consecutive addresses.
+ */
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sim/hv/hv.h"
+
+#define SIM_MAX_DOMAINS 64
+
+struct sim_platform {
+	struct platform base;
+	struct hv_conn *hv;
+	pthread_mutex_t lock; /* guards `domains` (control path only) */
+	struct hv_domain domains[SIM_MAX_DOMAINS];
+	unsigned nr_domains;
+};
+
+struct sim_gnt {
+	struct gnt base;
+	const struct hv_domain *dom;
+	struct hv_copy_seg *segs;
+	unsigned cap;
+};
+
+struct sim_evtchn {
+	struct evtchn base;
+	struct hv_evtchn ch;
+	uint16_t domid;
+};
+
+/* The domain's memory, mapped once for the process and kept (mappings are cheap to keep). */
+static const struct hv_domain *sim_domain(struct sim_platform *p, uint16_t domid)
+{
+	const struct hv_domain *found = NULL;
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->nr_domains; i++) {
+		if (p->domains[i].domid == domid && p->domains[i].status->alive)
+			found = &p->domains[i];
+	}
+	if (!found && p->nr_domains < SIM_MAX_DOMAINS &&
+	    hv_domain_map(p->hv, domid, &p->domains[p->nr_domains]) == 0)
+		found = &p->domains[p->nr_domains++];
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}
+
+static void sim_close(struct platform *base)
+{
+	struct sim_platform *p = (struct sim_platform *)base;
+	for (unsigned i = 0; i < p->nr_domains; i++)
+		hv_domain_unmap(&p->domains[i]);
+	hv_disconnect(p->hv);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static struct gnt *sim_gnt_open(struct platform *base, uint16_t domid)
+{
+	struct sim_platform *p = (struct sim_platform *)base;
+	const struct hv_domain *dom = sim_domain(p, domid);
+	if (!dom) {
+		errno = ESRCH;
+		return NULL;
+	}
+	struct sim_gnt *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->base.platform = base;
+	g->dom = dom;
+	return &g->base;
+}
+
+static void sim_gnt_close(struct gnt *base)
+{
+	struct sim_gnt *g = (struct sim_gnt *)base;
+	free(g->segs);
+	free(g);
+}
+
+static int sim_gnt_copy(struct gnt *base, struct gnt_copy_seg *segs, unsigned count)
+{
+	struct sim_gnt *g = (struct sim_gnt *)base;
+	if (count > g->cap) {
+		void *n = realloc(g->segs, count * sizeof(*g->segs));
+		if (!n)
+			return -1;
+		g->segs = n;
+		g->cap = count;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		g->segs[i] = (struct hv_copy_seg){
+			.gref = segs[i].gref,
+			.offset = segs[i].offset,
+			.len = segs[i].len,
+			.local = segs[i].local,
+			.to_foreign = segs[i].to_guest,
+		};
+	}
+	if (hv_grant_copy(g->dom, 0, g->segs, count) != 0)
+		return -1;
+	for (unsigned i = 0; i < count; i++)
+		segs[i].status = g->segs[i].status;
+	return 0;
+}
+
+static void *sim_gnt_map(struct gnt *base, unsigned count, const uint32_t *refs, bool writable)
+{
+	struct sim_gnt *g = (struct sim_gnt *)base;
+	size_t bytes = (size_t)count * HV_PAGE_SIZE;
+	uint8_t *area = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		return NULL;
+	for (unsigned i = 0; i < count; i++) {
+		int16_t status;
+		void *page = hv_grant_map(g->dom, 0, refs[i], writable, &status);
+		/* mremap of a shared mapping with old size 0 makes a second mapping of the same page. */
+		if (!page || mremap(page, 0, HV_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, area + (size_t)i * HV_PAGE_SIZE) == MAP_FAILED) {
+			munmap(area, bytes);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (!writable)
+			mprotect(area + (size_t)i * HV_PAGE_SIZE, HV_PAGE_SIZE, PROT_READ);
+	}
+	return area;
+}
+
+static void sim_gnt_unmap(struct gnt *base, void *addr, unsigned count)
+{
+	(void)base;
+	munmap(addr, (size_t)count * HV_PAGE_SIZE);
+}
+
+static struct evtchn *sim_evtchn_bind(struct platform *base, uint16_t domid, uint32_t remote_port)
+{
+	struct sim_platform *p = (struct sim_platform *)base;
+	struct sim_evtchn *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->base.platform = base;
+	e->domid = domid;
+	pthread_mutex_lock(&p->lock);
+	int rc = hv_evtchn_bind_interdomain(p->hv, 0, domid, remote_port, &e->ch);
+	pthread_mutex_unlock(&p->lock);
+	if (rc != 0) {
+		free(e);
+		return NULL;
+	}
+	return &e->base;
+}
+
+static int sim_evtchn_fd(struct evtchn *base)
+{
+	return ((struct sim_evtchn *)base)->ch.fd_in;
+}
+
+static int sim_evtchn_notify(struct evtchn *base)
+{
+	return hv_evtchn_notify(&((struct sim_evtchn *)base)->ch);
+}
+
+static int sim_evtchn_ack(struct evtchn *base)
+{
+	return hv_evtchn_consume(&((struct sim_evtchn *)base)->ch);
+}
+
+static void sim_evtchn_close(struct evtchn *base)
+{
+	struct sim_evtchn *e = (struct sim_evtchn *)base;
+	struct sim_platform *p = (struct sim_platform *)base->platform;
+	pthread_mutex_lock(&p->lock);
+	hv_evtchn_close(p->hv, 0, &e->ch);
+	pthread_mutex_unlock(&p->lock);
+	free(e);
+}
+
+static const struct platform_ops sim_ops = {
+	.name = "sim",
+	.close = sim_close,
+	.gnt_open = sim_gnt_open,
+	.gnt_close = sim_gnt_close,
+	.gnt_copy = sim_gnt_copy,
+	.gnt_map = sim_gnt_map,
+	.gnt_unmap = sim_gnt_unmap,
+	.evtchn_bind = sim_evtchn_bind,
+	.evtchn_fd = sim_evtchn_fd,
+	.evtchn_notify = sim_evtchn_notify,
+	.evtchn_ack = sim_evtchn_ack,
+	.evtchn_close = sim_evtchn_close,
+};
+
+struct platform *platform_sim_open(void);
+struct platform *platform_sim_open(void)
+{
+	struct sim_platform *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->hv = hv_connect(NULL);
+	if (!p->hv) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	p->base.ops = &sim_ops;
+	return &p->base;
+}
