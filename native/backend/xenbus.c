@@ -183,7 +183,7 @@ static int read_transport(struct xenbus_ctx *x, struct vbd *v, struct vbd_transp
 	t->persistent = read_uint(x, v->frontend, "feature-persistent", 1, &pers, &present) && pers == 1;
 
 	for (unsigned q = 0; q < t->nr_queues; q++) {
-		char dir[VBD_PATH_MAX + 16];
+		char dir[VBD_PATH_MAX + 32];
 		if (t->nr_queues == 1)
 			snprintf(dir, sizeof(dir), "%s", v->frontend);
 		else

@@ -29,6 +29,9 @@
 #include <xen/grant_table.h>
 
 #define HV_PAGE_SIZE 4096u
+/* Largest domain the server accepts (as Xen caps a domain's grant frames). */
+#define HV_MAX_NR_PAGES (1u << 20)
+#define HV_MAX_NR_GRANTS (1u << 16)
 
 struct hv_status {
 	uint32_t alive; /* 1 while the domain exists; 0 once destroyed */
@@ -44,7 +47,11 @@ struct hv_domain {
 	uint32_t nr_grants;
 	uint8_t *memory;                 /* nr_pages * HV_PAGE_SIZE bytes, shared */
 	grant_entry_v1_t *grants;        /* nr_grants entries, shared */
-	volatile struct hv_status *status;
+	volatile struct hv_status *status; /* read-only */
+	/* Hypervisor-private per-grant pin counts (Xen's active entries), shared
+	 * by every process that maps the domain so GTF_reading/GTF_writing are
+	 * cleared only when the last concurrent copy of a grant finishes. */
+	uint32_t *active;
 };
 
 struct hv_conn;
@@ -53,11 +60,20 @@ struct hv_conn;
 struct hv_conn *hv_connect(const char *path);
 void hv_disconnect(struct hv_conn *hv);
 
-/* Toolstack: create a domain with fresh zeroed memory and grant table, and introduce it to xenstored. */
+/*
+ * Errors (-1 + errno) of the calls below that talk to the server: ESRCH no
+ * such domain; ECONNRESET the server is gone; EPROTO a malformed answer.
+ */
+
+/* Toolstack: create a domain with fresh zeroed memory and grant table, and introduce it to xenstored.
+ * EEXIST (dom0 always exists), EINVAL (domid >= DOMID_FIRST_RESERVED, 0 or too many pages/grants),
+ * or xenstored's errno (the domain is then not created). */
 int hv_domain_create(struct hv_conn *hv, uint32_t domid, uint32_t nr_pages, uint32_t nr_grants);
-/* Toolstack: destroy it (alive = 0, release it in xenstored). Mappings others hold stay valid memory. */
+/* Toolstack: destroy it (alive = 0, release it in xenstored). Mappings others hold stay valid memory.
+ * Its event channel ports are closed. EPERM for dom0. */
 int hv_domain_destroy(struct hv_conn *hv, uint32_t domid);
-/* Any process: map a domain's memory, grant table and status page. */
+/* Any process: map a domain's memory, grant table and status page (and active table).
+ * ENODEV for dom0, which has no simulated memory. */
 int hv_domain_map(struct hv_conn *hv, uint32_t domid, struct hv_domain *out);
 void hv_domain_unmap(struct hv_domain *d);
 
@@ -68,11 +84,19 @@ struct hv_evtchn {
 	int fd_out; /* write 1 (8 bytes) to notify the peer */
 };
 
-/* Frontend: allocate a port of `domid` that `remote_domid` may bind to. */
+/*
+ * Ports are numbered from 1. A port belongs to the hv_conn that opened it and
+ * is closed when that connection goes (as libxenevtchn's ports are when a
+ * process exits). As in Xen, once one end of an interdomain channel is
+ * closed the other end is unbound again and its remote domain may re-bind.
+ */
+/* Frontend: allocate a port of `domid` that `remote_domid` (DOMID_SELF: domid) may bind to.
+ * ENOSPC past 4095 ports in a domain. */
 int hv_evtchn_alloc_unbound(struct hv_conn *hv, uint32_t domid, uint32_t remote_domid, struct hv_evtchn *out);
-/* Backend (domain `domid`): bind to `remote_port` of `remote_domid`. -1/ENOENT if no such unbound port. */
+/* Backend (domain `domid`): bind to `remote_port` of `remote_domid`. -1/ENOENT if no such unbound port,
+ * EPERM if it is not offered to `domid`. */
 int hv_evtchn_bind_interdomain(struct hv_conn *hv, uint32_t domid, uint32_t remote_domid, uint32_t remote_port, struct hv_evtchn *out);
-/* Close our end (closes the fds). */
+/* Close our end (closes the fds, even on error). ENOENT if no such port. */
 int hv_evtchn_close(struct hv_conn *hv, uint32_t domid, struct hv_evtchn *ch);
 /* Notify the peer / consume pending notifications (returns how many, 0 if none; never blocks). */
 int hv_evtchn_notify(const struct hv_evtchn *ch);
@@ -92,14 +116,19 @@ struct hv_copy_seg {
 	int16_t status;  /* out: GNTST_okay or an error */
 };
 
-/* Performs `count` copies against domain `d` for caller `self`; statuses per segment. Returns 0. */
+/* Performs `count` copies against domain `d` for caller `self`; statuses per segment. Returns 0
+ * (-1/EINVAL if d or segs is NULL). While a segment copies, the entry carries GTF_reading (and
+ * GTF_writing when to_foreign), as Xen sets them, so the guest cannot revoke it meanwhile. */
 int hv_grant_copy(const struct hv_domain *d, uint16_t self, struct hv_copy_seg *segs, unsigned count);
 /* Validates grant `gref` of `d` for mapping by `self` (writable: needs a non-readonly grant) and
- * returns a pointer to the page, or NULL with *status set. */
+ * returns a pointer to the page, or NULL with *status set (status may be NULL). A check only: with no
+ * unmap to end it, the mapping holds no GTF_reading/GTF_writing, so it does not block revocation. */
 void *hv_grant_map(const struct hv_domain *d, uint16_t self, uint32_t gref, bool writable, int16_t *status);
 
 /* Frontend helpers: grant page `frame` of `d` to `to_domid` (readonly or not) at `gref`, or revoke it. */
 int hv_grant_access(struct hv_domain *d, uint32_t gref, uint16_t to_domid, uint32_t frame, bool readonly);
+/* -1/EBUSY while the grant is in use (GTF_reading/GTF_writing): the entry is then left valid and the
+ * caller retries, as Linux's gnttab_end_foreign_access_ref does. Both: -1/EINVAL if gref >= nr_grants. */
 int hv_grant_revoke(struct hv_domain *d, uint32_t gref);
 
 #endif
