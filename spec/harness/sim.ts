@@ -1,0 +1,172 @@
+// The simulated Xen host for tests, benchmarks and the demo: the simulated
+// xenstored and hypervisor, our real backend daemon (xenblkd --platform sim)
+// and simulated guests, each a real process. Everything lives in one
+// temporary folder and stop() leaves no process behind.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO } from './xss';
+
+export const NATIVE_BUILD = path.join(REPO, 'native', process.env.XENBLKD_SAN === '1' ? 'build/san' : 'build');
+export const bin = (name: string) => path.join(NATIVE_BUILD, name);
+
+/** Waits for a child to print `ready` on stdout (or on the given stream). */
+function waitReady(child: ChildProcess, what: string, stream: NodeJS.ReadableStream | null, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMs} ms: ${seen}`)), timeoutMs);
+    stream?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}) before ready: ${seen}`));
+    });
+  });
+}
+
+export interface RpcError extends Error {
+  code: number;
+}
+
+export class SimHost {
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+  private children: ChildProcess[] = [];
+  private logs: string[] = [];
+  daemon?: ChildProcess;
+  daemonLog = '';
+
+  private constructor(prefix: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    this.env = { ...process.env, XENSTORED_PATH: path.join(this.dir, 'socket'), XENSIM_HV_PATH: path.join(this.dir, 'hv') };
+  }
+
+  static async start(prefix = 'xensim-'): Promise<SimHost> {
+    const host = new SimHost(prefix);
+    try {
+      await host.startService(bin('xensim-xenstored'), ['--dir', host.dir], 'xenstored');
+      await host.startService(bin('xensim-hv'), ['--socket', host.env.XENSIM_HV_PATH!, '--xenstored', host.env.XENSTORED_PATH!], 'hv');
+    } catch (e) {
+      await host.stop();
+      throw e;
+    }
+    return host;
+  }
+
+  private async startService(file: string, args: string[], what: string): Promise<ChildProcess> {
+    const child = spawn(file, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    child.stderr!.on('data', (d) => this.logs.push(`${what}: ${d}`));
+    await waitReady(child, what, child.stdout);
+    return child;
+  }
+
+  /** Starts xenblkd on the simulator; resolves once it is ready. */
+  async startDaemon(extra: string[] = []): Promise<void> {
+    const child = spawn(bin('xenblkd'), ['--platform', 'sim', '--socket', this.controlSocket, '--ready-fd', '3', ...extra], {
+      env: this.env,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    });
+    this.daemon = child;
+    this.children.push(child);
+    child.stderr!.on('data', (d) => (this.daemonLog += d));
+    await waitReady(child, 'xenblkd', child.stdio[3] as NodeJS.ReadableStream);
+  }
+
+  get controlSocket(): string {
+    return path.join(this.dir, 'xenblkd.sock');
+  }
+
+  /** One JSON-RPC call on the daemon's control socket. */
+  rpc<T = unknown>(method: string, params: object = {}, timeoutMs = 30_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(this.controlSocket);
+      let buf = '';
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`${method}: no answer after ${timeoutMs} ms`));
+      }, timeoutMs);
+      sock.on('connect', () => sock.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })));
+      sock.on('data', (d) => {
+        buf += d;
+        if (!buf.includes('\n')) return;
+        clearTimeout(timer);
+        sock.end();
+        const reply = JSON.parse(buf.slice(0, buf.indexOf('\n')));
+        if (reply.error) reject(Object.assign(new Error(`${method}: ${reply.error.message}`), { code: reply.error.code }));
+        else resolve(reply.result as T);
+      });
+      sock.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  }
+
+  /** Runs the toolstack stand-in (xl / xenopsd) synchronously. */
+  toolstack(...args: string[]): string {
+    const r = spawnSync(bin('xensim-toolstack'), args, { env: this.env, encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`xensim-toolstack ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    return r.stdout;
+  }
+
+  /** xenstore-read/-write through the real tools, as dom0. */
+  xsRead(p: string): string | undefined {
+    const r = spawnSync('xenstore-read', [p], { env: this.env, encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.replace(/\n$/, '') : undefined;
+  }
+  xsWrite(p: string, v: string): void {
+    const r = spawnSync('xenstore-write', [p, v], { env: this.env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`xenstore-write ${p}: ${r.stderr}`);
+  }
+
+  /** Starts a simulated guest; `done` resolves with its exit and JSON summary. */
+  guest(domid: number, args: string[]) {
+    const env = { ...this.env, XENSTORED_PATH: path.join(this.dir, `socket.d${domid}`) };
+    const child = spawn(bin('xensim-guest'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const done = new Promise<{ status: number | null; signal: NodeJS.Signals | null; summary: any; stdout: string; stderr: string }>((resolve) =>
+      child.on('close', (status, signal) => {
+        let summary: unknown;
+        try {
+          summary = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+        } catch {
+          summary = undefined;
+        }
+        resolve({ status, signal, summary, stdout, stderr });
+      }),
+    );
+    return { child, done };
+  }
+
+  serviceLog(): string {
+    return this.logs.join('');
+  }
+
+  /** Stops everything (daemon politely first) and removes the folder. */
+  async stop(): Promise<void> {
+    if (this.daemon && this.daemon.exitCode === null) {
+      this.daemon.kill('SIGTERM');
+      await Promise.race([new Promise((r) => this.daemon!.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    for (const c of this.children.reverse()) {
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGTERM');
+        await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))]);
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
