@@ -209,25 +209,39 @@ static json_t *stats(const struct vbd *v)
 		uint64_t ops = vals[0] + vals[1] + vals[2] + vals[3] + vals[4] + vals[5];
 		if (i >= v->nr_queues && ops == 0)
 			continue;
-		uint64_t hist[32];
+		uint64_t hist[32], answered = 0;
 		for (int b = 0; b < 32; b++) {
 			hist[b] = s->latency_hist[b];
 			total_hist[b] += hist[b];
+			answered += hist[b];
 		}
 		for (int k = 0; k < 10; k++)
 			totals[k] += vals[k];
+		json_t *ring = json_null();
+		if (i < v->nr_queues && v->connected) {
+			/* A diagnostic snapshot: the frontend may move its indices at any time. */
+			const struct blk_back_ring *r = &v->queues[i].ring;
+			const volatile uint32_t *hdr = (const volatile uint32_t *)r->sring;
+			ring = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "entries", (int)r->nr_ents, "req_cons",
+					 (json_int_t)r->req_cons, "rsp_prod_pvt", (json_int_t)r->rsp_prod_pvt, "req_prod",
+					 (json_int_t)hdr[0], "req_event", (json_int_t)hdr[1], "rsp_prod", (json_int_t)hdr[2],
+					 "rsp_event", (json_int_t)hdr[3], "failed", (int)atomic_load(&v->queues[i].failed));
+		}
 		json_array_append_new(
 			qs, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "queue", (int)i,
 				      "reads", (json_int_t)vals[0], "writes", (json_int_t)vals[1], "flushes", (json_int_t)vals[2],
 				      "discards", (json_int_t)vals[3], "errors", (json_int_t)vals[4], "unsupported",
 				      (json_int_t)vals[5], "read_bytes", (json_int_t)vals[6], "write_bytes", (json_int_t)vals[7],
-				      "latency_avg_us", (json_int_t)(ops ? vals[8] / ops / 1000 : 0), "latency_p50_us",
-				      (json_int_t)(ops ? percentile(hist, ops, 0.5) : 0), "latency_p99_us",
-				      (json_int_t)(ops ? percentile(hist, ops, 0.99) : 0), "latency_max_us",
+				      "latency_avg_us", (json_int_t)(answered ? vals[8] / answered / 1000 : 0), "latency_p50_us",
+				      (json_int_t)(answered ? percentile(hist, answered, 0.5) : 0), "latency_p99_us",
+				      (json_int_t)(answered ? percentile(hist, answered, 0.99) : 0), "latency_max_us",
 				      (json_int_t)(s->latency_max_ns / 1000), "notifications", (json_int_t)vals[9], "sleeps",
 				      (json_int_t)s->sleeps, "persistent_hits", (json_int_t)s->persistent_hits));
+		json_object_set_new(json_array_get(qs, json_array_size(qs) - 1), "ring", ring);
 	}
-	uint64_t ops = totals[0] + totals[1] + totals[2] + totals[3] + totals[4] + totals[5];
+	uint64_t ops = 0;
+	for (int b = 0; b < 32; b++)
+		ops += total_hist[b];
 	return json_pack("{s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "name", v->name, "queues", qs,
 			 "total", "reads", (json_int_t)totals[0], "writes", (json_int_t)totals[1], "flushes",
 			 (json_int_t)totals[2], "discards", (json_int_t)totals[3], "errors", (json_int_t)totals[4],

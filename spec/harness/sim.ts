@@ -31,6 +31,36 @@ function waitReady(child: ChildProcess, what: string, stream: NodeJS.ReadableStr
   });
 }
 
+/** Processes whose command line or environment names `dir` (ours all do, through their sockets). */
+export function processesUsing(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      const env = fs.readFileSync(`/proc/${name}/environ`, 'utf8');
+      if (cmd.includes(dir) || env.includes(dir)) found.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within `ms`. */
+export async function terminate(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
+  if (await Promise.race([exited.then(() => false), late])) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  clearTimeout(timer);
+}
+
 export interface RpcError extends Error {
   code: number;
 }
@@ -140,7 +170,7 @@ export class SimHost {
       child.on('close', (status, signal) => {
         let summary: unknown;
         try {
-          summary = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+          summary = JSON.parse(stdout);
         } catch {
           summary = undefined;
         }
@@ -156,17 +186,11 @@ export class SimHost {
 
   /** Stops everything (daemon politely first) and removes the folder. */
   async stop(): Promise<void> {
-    if (this.daemon && this.daemon.exitCode === null) {
-      this.daemon.kill('SIGTERM');
-      await Promise.race([new Promise((r) => this.daemon!.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
-    }
-    for (const c of this.children.reverse()) {
-      if (c.exitCode === null && c.signalCode === null) {
-        c.kill('SIGTERM');
-        await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))]);
-        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      }
-    }
+    if (this.daemon) await terminate(this.daemon, 10_000);
+    for (const c of this.children.reverse()) await terminate(c, 5_000);
+    const left = processesUsing(this.dir);
+    for (const pid of left) process.kill(pid, 'SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (left.length) throw new Error(`processes were left behind in ${this.dir}: ${left.join(', ')}`);
   }
 }
