@@ -42,6 +42,8 @@ typecheck: node_modules/.package-lock.json
 # The README's test command: sh scripts/setup-debian.sh && make test
 test: all typecheck test-native
 	npx jest --ci
+	# The simulator tests again with every native program built with ASan+UBSan.
+	XENBLKD_SAN=1 npx jest --ci spec/sim
 
 bench: all
 	node spec/bench/startup.mjs

@@ -186,11 +186,18 @@ export class SimHost {
 
   /** Stops everything (daemon politely first) and removes the folder. */
   async stop(): Promise<void> {
-    if (this.daemon) await terminate(this.daemon, 10_000);
+    let daemonFailed = '';
+    if (this.daemon) {
+      const running = this.daemon.exitCode === null && this.daemon.signalCode === null;
+      await terminate(this.daemon, 10_000);
+      // A clean SIGTERM exit is 0; under the sanitizers a leak or error at exit is not.
+      if (running && this.daemon.exitCode !== 0) daemonFailed = `xenblkd exited ${this.daemon.exitCode ?? this.daemon.signalCode}: ${this.daemonLog.slice(-3000)}`;
+    }
     for (const c of this.children.reverse()) await terminate(c, 5_000);
     const left = processesUsing(this.dir);
     for (const pid of left) process.kill(pid, 'SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
     if (left.length) throw new Error(`processes were left behind in ${this.dir}: ${left.join(', ')}`);
+    if (daemonFailed) throw new Error(daemonFailed);
   }
 }
