@@ -10,7 +10,7 @@ DATAPATH_DIR := plugins/datapath/$(SR_TYPE)
 LIBEXEC := $(DESTDIR)$(PREFIX)/libexec/xapi-storage-script
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/xapi-storage-spdk
 
-.PHONY: all deps build plugins native typecheck test test-native bench demo install clean
+.PHONY: all deps build plugins native typecheck test test-native bench bench-backend demo install clean
 all: build plugins native
 
 # Debian packages and npm packages, whatever is missing (run as root on Debian 12).
@@ -47,6 +47,10 @@ test: all typecheck test-native
 
 bench: all
 	node spec/bench/startup.mjs
+
+# The backend against fio (needs fio; about 3 minutes).
+bench-backend: all
+	node dist/bench-backend.js
 
 demo: all
 	node dist/tour.js

@@ -23,3 +23,4 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
 });
 await build({ ...common, entryPoints: ['scripts/tour.ts'], outfile: 'dist/tour.js' });
+await build({ ...common, entryPoints: ['spec/bench/backend.ts'], outfile: 'dist/bench-backend.js' });
