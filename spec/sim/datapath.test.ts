@@ -189,3 +189,17 @@ test('a guest vanishing mid-I/O: the daemon disconnects its disk and serves on',
   await dropDisk(other);
   await host.rpc('disk_remove', { name: d.name }).catch(() => undefined);
 });
+
+test('reconnection: a frontend that closed and comes back finds its data', async () => {
+  const d = await newDisk();
+  const state = path.join(host.dir, `verify-${d.domid}.state`);
+  const first = await runGuest(d, [...verified, '--verify-state', state, '--queues', '2', '--ring-order', '1']);
+  expect(first.verify.failures).toBe(0);
+  expect(host.xsRead(`/local/domain/0/backend/vbd/${d.domid}/51712/state`)).toBe('6');
+  // A guest reboot: the frontend starts again from Initialising, with other ring parameters.
+  const second = await runGuest(d, [...verified, '--verify-state', state, '--queues', '4', '--ring-order', '3', '--abi', 'x86_32']);
+  expect(second.features).toMatchObject({ queues: 4, ring_order: 3, abi: 'x86_32' });
+  expect(second.verify.failures).toBe(0);
+  expect(second.verify.sectors_known).toBeGreaterThan(0);
+  await dropDisk(d);
+});
