@@ -11,20 +11,11 @@
 #include <string.h>
 #include <xen/io/blkif.h>
 
+#include "testing/check.h"
 #include "blkif/abi.h"
 #include "blkif/request.h"
 #include "blkif/ring.h"
 
-static int passed, failed;
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (cond) {                                                           \
-			passed++;                                                     \
-		} else {                                                              \
-			failed++;                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                     \
-	} while (0)
 
 static const struct blkif_limits all_on = {
 	.disk_sectors = 1 << 20, .max_indirect_segments = 256, .flush = true, .barrier = true, .discard = true,
@@ -510,6 +501,5 @@ int main(void)
 	test_ring_wrap(&blkif_abi_x86_32, 0xFFFFFFE7u);
 	test_ring_hostile();
 	test_x86_32_response_stride();
-	printf("blkif: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_report("blkif");
 }

@@ -12,21 +12,12 @@
 #include <unistd.h>
 #include <xen/io/blkif.h>
 
+#include "testing/check.h"
 #include "sim/guest/opts.h"
 #include "sim/guest/stats.h"
 #include "sim/guest/verify.h"
 #include "sim/guest/wire.h"
 
-static int passed, failed;
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (cond) {                                                                \
-			passed++;                                                          \
-		} else {                                                                   \
-			failed++;                                                          \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                          \
-	} while (0)
 
 /* ---- options ---- */
 
@@ -512,6 +503,5 @@ int main(void)
 	test_x86_32();
 	test_ring();
 	test_hist();
-	printf("guest units: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_report("guest units");
 }
