@@ -454,8 +454,15 @@ static void sleep_until_wanted(struct queue *q, bool ring_armed)
 	(void)ring_armed;
 	stat_add(&q->stats.sleeps, 1);
 	poll(fds, 3, 1000);
+	/* Drain what woke us here, not on every pass: no syscalls while busy. */
+	if (fds[0].revents & POLLIN)
+		q->evtchn->platform->ops->evtchn_ack(q->evtchn);
+	uint64_t v;
+	if (fds[1].revents & POLLIN) {
+		ssize_t r = read(fds[1].fd, &v, sizeof(v));
+		(void)r;
+	}
 	if (fds[2].revents & POLLIN) {
-		uint64_t v;
 		ssize_t r = read(q->wake_fd, &v, sizeof(v));
 		(void)r;
 	}
@@ -465,12 +472,10 @@ static void *queue_main(void *arg)
 {
 	struct queue *q = arg;
 	struct queue_private *p = q->priv;
-	const struct platform_ops *pops = q->evtchn->platform->ops;
 	uint64_t last_work = now_ns();
 	uint64_t poll_ns = (uint64_t)q->vbd->features.poll_us * 1000;
 	for (;;) {
 		int cmd = atomic_load(&q->cmd);
-		pops->evtchn_ack(q->evtchn);
 		unsigned work = consume(q);
 		work += complete(q);
 		publish(q);

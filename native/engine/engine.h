@@ -44,7 +44,10 @@ struct engine_ops {
 	int (*submit)(struct engine_channel *c);
 	/* Non-blocking: up to `max` completions; returns how many. */
 	int (*reap)(struct engine_channel *c, struct eng_completion *out, int max);
-	/* Readable when completions may be waiting (for sleeping in poll). */
+	/*
+	 * Readable when completions may be waiting, for sleeping in poll(). The
+	 * caller drains it (an eventfd) after waking; reap() never reads it.
+	 */
 	int (*completion_fd)(struct engine_channel *c);
 };
 

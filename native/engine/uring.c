@@ -146,9 +146,6 @@ static int uring_submit(struct engine_channel *base)
 static int uring_reap(struct engine_channel *base, struct eng_completion *out, int max)
 {
 	struct uring_channel *c = (struct uring_channel *)base;
-	uint64_t v;
-	ssize_t r = read(c->efd, &v, sizeof(v)); /* re-arm: completions found below or later wake us */
-	(void)r;
 	int n = 0;
 	while (n < max && c->sync_count)
 		out[n++] = c->sync_done[--c->sync_count];
