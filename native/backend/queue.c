@@ -36,6 +36,7 @@ struct qreq {
 	int16_t status;
 	uint8_t stage;
 	bool pages_held;
+	bool direct; /* I/O straight into the guest's persistently mapped pages: no bounce, no copy */
 	struct qreq *next; /* free list / pass lists */
 };
 
@@ -267,6 +268,28 @@ static void run_copies(struct queue *q, unsigned n)
 	}
 }
 
+/*
+ * Zero copy: when every segment's grant is persistently mapped, the engine
+ * reads and writes the guest's pages themselves (the frontend granted them
+ * read-write for this). Any unmapped segment: the bounce-buffer path.
+ */
+static bool map_direct(struct queue *q, struct qreq *r)
+{
+	struct queue_private *p = q->priv;
+	if (!p->pgrants || !q->vbd->features.zero_copy)
+		return false;
+	for (unsigned i = 0; i < r->info.nr_segments; i++) {
+		uint8_t *page = pgrant_get(p->pgrants, q->gnt, r->segs[i].gref);
+		if (!page)
+			return false;
+		r->iov[i].iov_base = page + blkif_seg_offset(&r->segs[i]);
+		r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i]);
+	}
+	stat_add(&q->stats.persistent_hits, r->info.nr_segments);
+	r->direct = true;
+	return true;
+}
+
 static void submit_io(struct queue *q, struct qreq *r)
 {
 	struct queue_private *p = q->priv;
@@ -274,7 +297,7 @@ static void submit_io(struct queue *q, struct qreq *r)
 	switch (r->info.kind) {
 	case BLKIF_KIND_READ:
 	case BLKIF_KIND_WRITE:
-		for (unsigned i = 0; i < r->info.nr_segments; i++) {
+		for (unsigned i = 0; !r->direct && i < r->info.nr_segments; i++) {
 			r->iov[i].iov_base = page_addr(p, r->pages[i]) + blkif_seg_offset(&r->segs[i]);
 			r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i]);
 		}
@@ -375,8 +398,12 @@ static unsigned consume(struct queue *q)
 	unsigned n = 0;
 	for (unsigned i = 0; i < nb; i++) {
 		struct qreq *r = batch[i];
-		if (r->info.kind == BLKIF_KIND_READ || r->info.kind == BLKIF_KIND_WRITE)
-			take_pages(p, r);
+		r->direct = false;
+		if (r->info.kind != BLKIF_KIND_READ && r->info.kind != BLKIF_KIND_WRITE)
+			continue;
+		if (map_direct(q, r))
+			continue;
+		take_pages(p, r);
 		if (r->info.kind == BLKIF_KIND_WRITE)
 			n = add_data_copies(q, r, n, false);
 	}
@@ -416,7 +443,7 @@ static unsigned complete(struct queue *q)
 			} else {
 				more_io = true;
 			}
-		} else if (r->info.kind == BLKIF_KIND_READ) {
+		} else if (r->info.kind == BLKIF_KIND_READ && !r->direct) {
 			reads[nr++] = r;
 		} else {
 			finished[nf++] = r;

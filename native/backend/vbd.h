@@ -32,6 +32,7 @@ struct vbd_features {
 	bool persistent;
 	bool discard;
 	bool flush;
+	bool zero_copy;      /* with persistent grants, I/O straight into the guest's mapped pages */
 	unsigned pool_pages; /* bounce pages per queue */
 	unsigned poll_us;    /* busy-poll this long before sleeping */
 };

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	int ready_fd = -1;
 	struct daemon d = {
 		.defaults = { .max_queues = 4, .max_ring_order = 4, .max_indirect_segments = 256, .persistent = true,
-			      .discard = true, .flush = true, .pool_pages = 2048, .poll_us = 50 },
+			      .discard = true, .flush = true, .zero_copy = true, .pool_pages = 2048, .poll_us = 50 },
 	};
 	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL };
 	static const struct option opts[] = {

@@ -58,7 +58,7 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 {
 	static const char *const known[] = { "name", "backend", "engine", "path", "readonly", "size", "queues",
 					     "max_ring_order", "max_indirect_segments", "persistent", "discard",
-					     "flush", "pool_pages", "poll_us", NULL };
+					     "flush", "zero_copy", "pool_pages", "poll_us", NULL };
 	const char *key;
 	json_t *val;
 	json_object_foreach(params, key, val) {
@@ -112,7 +112,8 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 	    !get_bool(params, "readonly", &cfg.readonly, msg, msglen) ||
 	    !get_bool(params, "persistent", &cfg.features.persistent, msg, msglen) ||
 	    !get_bool(params, "discard", &cfg.features.discard, msg, msglen) ||
-	    !get_bool(params, "flush", &cfg.features.flush, msg, msglen))
+	    !get_bool(params, "flush", &cfg.features.flush, msg, msglen) ||
+	    !get_bool(params, "zero_copy", &cfg.features.zero_copy, msg, msglen))
 		return NULL;
 	if (queues == 0) {
 		snprintf(msg, msglen, "queues must be at least 1");

@@ -81,10 +81,11 @@ test.each([
 });
 
 test.each([
-  ['persistent grants', '1', true],
-  ['grant copy only', '0', false],
-])('%s', async (_what, flag, persistent) => {
-  const d = await newDisk();
+  ['persistent grants, zero copy', '1', true, {}],
+  ['persistent grants, bounce buffers and memcpy', '1', true, { zero_copy: false }],
+  ['grant copy only', '0', false, {}],
+])('%s', async (_what, flag, persistent, features) => {
+  const d = await newDisk(features);
   const s = await runGuest(d, [...verified, '--persistent', flag]);
   expect(s.features.persistent).toBe(persistent);
   const list = await host.rpc<any[]>('disk_list');
