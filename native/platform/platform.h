@@ -11,6 +11,7 @@
 #define PLATFORM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct platform;
@@ -55,6 +56,12 @@ struct platform_ops {
 struct platform {
 	const struct platform_ops *ops;
 };
+
+/*
+ * Grows a platform's reused per-handle array (translated grant-copy
+ * segments) to hold `count` elements; only the first batches allocate.
+ */
+int platform_reserve(void **array, unsigned *cap, unsigned count, size_t elem_size);
 
 /* "xen" or "sim"; NULL + errno on failure. */
 struct platform *platform_open(const char *kind);

@@ -89,13 +89,8 @@ static void sim_gnt_close(struct gnt *base)
 static int sim_gnt_copy(struct gnt *base, struct gnt_copy_seg *segs, unsigned count)
 {
 	struct sim_gnt *g = (struct sim_gnt *)base;
-	if (count > g->cap) {
-		void *n = realloc(g->segs, count * sizeof(*g->segs));
-		if (!n)
-			return -1;
-		g->segs = n;
-		g->cap = count;
-	}
+	if (platform_reserve((void **)&g->segs, &g->cap, count, sizeof(*g->segs)) != 0)
+		return -1;
 	for (unsigned i = 0; i < count; i++) {
 		g->segs[i] = (struct hv_copy_seg){
 			.gref = segs[i].gref,

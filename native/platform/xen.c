@@ -54,13 +54,8 @@ static void xen_gnt_close(struct gnt *base)
 static int xen_gnt_copy(struct gnt *base, struct gnt_copy_seg *segs, unsigned count)
 {
 	struct xen_gnt *g = (struct xen_gnt *)base;
-	if (count > g->cap) {
-		void *n = realloc(g->segs, count * sizeof(*g->segs));
-		if (!n)
-			return -1;
-		g->segs = n;
-		g->cap = count;
-	}
+	if (platform_reserve((void **)&g->segs, &g->cap, count, sizeof(*g->segs)) != 0)
+		return -1;
 	for (unsigned i = 0; i < count; i++) {
 		xengnttab_grant_copy_segment_t *s = &g->segs[i];
 		memset(s, 0, sizeof(*s));
