@@ -346,7 +346,9 @@ static unsigned consume(struct queue *q)
 	struct qreq *indirect[MAX_BATCH];
 	uint64_t t = now_ns();
 	/* Take a request only when the worst case fits: a free slot and a request's worth of pages. */
-	while (taken < MAX_BATCH && (int)taken < avail && p->free_reqs && p->nr_free >= p->max_segs) {
+	/* Pages promised to this pass's requests: take_pages() hands them out below. */
+	unsigned reserved = 0;
+	while (taken < MAX_BATCH && (int)taken < avail && p->free_reqs && p->nr_free - reserved >= p->max_segs) {
 		taken++;
 		struct qreq *r = p->free_reqs;
 		p->free_reqs = r->next;
@@ -359,6 +361,8 @@ static unsigned consume(struct queue *q)
 			respond(q, r);
 			continue;
 		}
+		if (r->info.kind == BLKIF_KIND_READ || r->info.kind == BLKIF_KIND_WRITE)
+			reserved += r->info.nr_segments;
 		if (r->info.indirect) {
 			indirect[nind++] = r;
 			continue;

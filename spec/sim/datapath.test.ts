@@ -204,3 +204,13 @@ test('reconnection: a frontend that closed and comes back finds its data', async
   expect(second.verify.sectors_known).toBeGreaterThan(0);
   await dropDisk(d);
 });
+
+test('a small bounce pool with large indirect requests: backpressure, never over-commit', async () => {
+  // 300 pages hold one 1 MiB request (256 segments) at a time; the guest keeps 8 in flight.
+  const d = await newDisk({ pool_pages: 300, zero_copy: false });
+  const s = await runGuest(d, ['--verify', '--rw', 'randrw', '--bs', '1m', '--indirect-segs', '256', '--iodepth', '8', '--ios', '200', '--size', `${32 * MiB}`, '--close']);
+  expect(s.features.indirect_segs).toBe(256);
+  expect(s.verify.failures).toBe(0);
+  expect(s.errors.total).toBe(0);
+  await dropDisk(d);
+});
