@@ -475,14 +475,13 @@ static void publish(struct queue *q)
 }
 
 /* Sleeps until the frontend, the engine or the control path wants us. */
-static void sleep_until_wanted(struct queue *q, bool ring_armed)
+static void sleep_until_wanted(struct queue *q)
 {
 	struct pollfd fds[3] = {
 		{ .fd = q->evtchn->platform->ops->evtchn_fd(q->evtchn), .events = POLLIN },
 		{ .fd = q->chan->engine->ops->completion_fd(q->chan), .events = POLLIN },
 		{ .fd = q->wake_fd, .events = POLLIN },
 	};
-	(void)ring_armed;
 	stat_add(&q->stats.sleeps, 1);
 	poll(fds, 3, 1000);
 	/* Drain what woke us here, not on every pass: no syscalls while busy. */
@@ -516,7 +515,7 @@ static void *queue_main(void *arg)
 			if (cmd == QUEUE_STOP)
 				break;
 			while (atomic_load(&q->cmd) == QUEUE_PAUSE)
-				sleep_until_wanted(q, false);
+				sleep_until_wanted(q);
 			atomic_store(&q->state, QUEUE_RUN);
 			continue;
 		}
@@ -529,7 +528,7 @@ static void *queue_main(void *arg)
 		/* Arm req_event, then re-check: no request can slip in unnoticed. */
 		if (cmd == QUEUE_RUN && !p->dead && !p->starved && blkif_ring_final_check(&q->ring))
 			continue;
-		sleep_until_wanted(q, true);
+		sleep_until_wanted(q);
 	}
 	return NULL;
 }
