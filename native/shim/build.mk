@@ -1,0 +1,9 @@
+# libxenblk-shim.so: what the datapath plugin calls through ffi-rs to start and stop daemons.
+SHIM_SRCS := shim/shim.c
+$(BUILD)/pic-obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+$(BUILD)/libxenblk-shim.so: $(patsubst %.c,$(BUILD)/pic-obj/%.o,$(SHIM_SRCS))
+	$(CC) $(CFLAGS) -shared -o $@ $^
+PROGRAMS += $(BUILD)/libxenblk-shim.so
+$(eval $(call ctest,test_shim,$(SHIM_SRCS) shim/test_shim.c,))
