@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #define MAX_ARGS 128
+#define MAX_ENV 1024
 #define READY_FD 3
 
 extern char **environ;
@@ -50,8 +52,11 @@ static void log_tail(const char *log_path, char *out, size_t max)
 	ssize_t n = pread(fd, out, max - 1, from);
 	close(fd);
 	out[n > 0 ? n : 0] = '\0';
+	size_t len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+		out[--len] = '\0';
 	for (char *c = out; *c; c++) {
-		if (*c == '\n' && c[1])
+		if (*c == '\n')
 			*c = ' '; /* one line for the error message */
 	}
 }
@@ -101,20 +106,52 @@ int xbs_alive(int pid, const char *exe_name)
 	return strncmp(base, exe_name, len) == 0 && (base[len] == '\0' || strcmp(base + len, " (deleted)") == 0);
 }
 
-int xbs_start(const char *path, const char *args, const char *log_path, int timeout_ms, char *err, int err_len)
+/* Our environment with the NAME=value lines of `extra` added or replaced; `copy` holds their storage. */
+static int build_env(char **envp, char *copy)
+{
+	int n = 0;
+	char *added[MAX_ENV];
+	int nadded = 0;
+	for (char *save = NULL, *e = strtok_r(copy, "\n", &save); e && nadded < MAX_ENV; e = strtok_r(NULL, "\n", &save)) {
+		if (strchr(e, '=') && e[0] != '=')
+			added[nadded++] = e;
+	}
+	for (char **e = environ; *e && n < MAX_ENV - nadded; e++) {
+		bool replaced = false;
+		for (int i = 0; i < nadded && !replaced; i++) {
+			size_t len = (size_t)(strchr(added[i], '=') - added[i]) + 1;
+			replaced = strncmp(*e, added[i], len) == 0;
+		}
+		if (!replaced)
+			envp[n++] = *e;
+	}
+	for (int i = 0; i < nadded; i++)
+		envp[n++] = added[i];
+	envp[n] = NULL;
+	return n;
+}
+
+int xbs_start(const char *path, const char *args, const char *env, const char *log_path, int timeout_ms, char *err,
+	      int err_len)
 {
 	char *argv[MAX_ARGS + 4];
 	int argc = 0;
 	char *copy = strdup(args ? args : "");
-	if (!copy) {
+	char *env_copy = strdup(env ? env : "");
+	char *envp[MAX_ENV + 1];
+	if (!copy || !env_copy) {
 		say(err, err_len, "out of memory");
+		free(copy);
+		free(env_copy);
 		return -1;
 	}
+	build_env(envp, env_copy);
 	argv[argc++] = (char *)path;
 	for (char *save = NULL, *a = strtok_r(copy, "\n", &save); a; a = strtok_r(NULL, "\n", &save)) {
 		if (argc >= MAX_ARGS) {
 			say(err, err_len, "more than %d arguments", MAX_ARGS);
 			free(copy);
+			free(env_copy);
 			return -1;
 		}
 		argv[argc++] = a;
@@ -157,7 +194,7 @@ int xbs_start(const char *path, const char *args, const char *log_path, int time
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 
 	pid_t pid;
-	int rc = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	int rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pipefd[1]);
@@ -209,6 +246,7 @@ int xbs_start(const char *path, const char *args, const char *log_path, int time
 	close(logfd);
 	close(nullfd);
 	free(copy);
+	free(env_copy);
 	return pid;
 
 fail_fds:
@@ -221,6 +259,7 @@ fail_fds:
 	if (nullfd >= 0)
 		close(nullfd);
 	free(copy);
+	free(env_copy);
 	return -1;
 }
 

@@ -9,14 +9,16 @@
 
 /*
  * Starts `path` with the arguments in `args` (separated by '\n'; an empty
- * string for none) plus `--ready-fd 3`, in a new session, with SIGPIPE and
+ * string for none) plus `--ready-fd 3`, in our environment with the
+ * `NAME=value` lines of `env` added or replaced, in a new session, with SIGPIPE and
  * SIGXFSZ back to their defaults, an empty signal mask, stdin and stdout on
  * /dev/null, stderr appended to `log_path`, and no other descriptor of ours.
  * Waits up to `timeout_ms` for the daemon to write "ready" on fd 3.
  * Returns its pid, or -1 with a message (and the daemon's last log lines)
  * in `err` (`err_len` bytes, always NUL-terminated).
  */
-int xbs_start(const char *path, const char *args, const char *log_path, int timeout_ms, char *err, int err_len);
+int xbs_start(const char *path, const char *args, const char *env, const char *log_path, int timeout_ms, char *err,
+	      int err_len);
 
 /*
  * Stops the daemon `pid`, ours or started by an earlier process: SIGTERM,

@@ -55,7 +55,8 @@ static void test_start_and_inheritance(void)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC */
 
-	int pid = xbs_start("/bin/sh", "-c\necho started >&2; echo ready >&3; exec sleep 30 3>&-", log_path, 5000, err, sizeof(err));
+	int pid = xbs_start("/bin/sh", "-c\necho \"started $SHIM_TEST_VAR $HOME\" >&2; echo ready >&3; exec sleep 30 3>&-",
+			    "SHIM_TEST_VAR=given\nHOME=/replaced", log_path, 5000, err, sizeof(err));
 	CHECK(pid > 0);
 	if (pid <= 0) {
 		fprintf(stderr, "start: %s\n", err);
@@ -80,6 +81,12 @@ static void test_start_and_inheritance(void)
 	CHECK(xbs_stop(pid, 2000, err, sizeof(err)) == 0);
 	CHECK(xbs_alive(pid, "sleep") == 0);
 	CHECK(kill(pid, 0) != 0);
+	/* Its stderr went to the log, with the environment we gave it. */
+	FILE *f = fopen(log_path, "r");
+	char line[256] = "";
+	CHECK(f && fgets(line, sizeof(line), f) && strcmp(line, "started given /replaced\n") == 0);
+	if (f)
+		fclose(f);
 	close(leak);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -88,24 +95,24 @@ static void test_start_and_inheritance(void)
 static void test_failures(void)
 {
 	char err[512] = "";
-	CHECK(xbs_start("/bin/sh", "-c\necho boom: no such disk >&2; exit 3", log_path, 5000, err, sizeof(err)) == -1);
+	CHECK(xbs_start("/bin/sh", "-c\necho boom: no such disk >&2; exit 3", "", log_path, 5000, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "status 3") != NULL);
 	CHECK(strstr(err, "boom: no such disk") != NULL);
 
 	err[0] = '\0';
-	CHECK(xbs_start("/bin/sh", "-c\nexec sleep 30 3>&-", log_path, 5000, err, sizeof(err)) == -1);
+	CHECK(xbs_start("/bin/sh", "-c\nexec sleep 30 3>&-", "", log_path, 5000, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "before it was ready") != NULL || strstr(err, "closed") != NULL);
 
 	err[0] = '\0';
-	CHECK(xbs_start("/bin/sh", "-c\nexec sleep 30", log_path, 300, err, sizeof(err)) == -1);
+	CHECK(xbs_start("/bin/sh", "-c\nexec sleep 30", "", log_path, 300, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "not ready within 300 ms") != NULL);
 
 	err[0] = '\0';
-	CHECK(xbs_start("/nonexistent/xenblkd", "", log_path, 1000, err, sizeof(err)) == -1);
+	CHECK(xbs_start("/nonexistent/xenblkd", "", "", log_path, 1000, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "/nonexistent/xenblkd") != NULL);
 
 	err[0] = '\0';
-	CHECK(xbs_start("/bin/sh", "-c\necho ready >&3", "/nonexistent/dir/log", 1000, err, sizeof(err)) == -1);
+	CHECK(xbs_start("/bin/sh", "-c\necho ready >&3", "", "/nonexistent/dir/log", 1000, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "/nonexistent/dir/log") != NULL);
 	CHECK(xbs_stop(0, 100, err, sizeof(err)) == -1);
 }
@@ -118,7 +125,7 @@ static void test_stop_foreign(void)
 	pid_t starter = fork();
 	if (starter == 0) {
 		char err[256];
-		int pid = xbs_start("/bin/sh", "-c\necho ready >&3; exec sleep 30 3>&-", log_path, 5000, err, sizeof(err));
+		int pid = xbs_start("/bin/sh", "-c\necho ready >&3; exec sleep 30 3>&-", "", log_path, 5000, err, sizeof(err));
 		ssize_t w = write(pfd[1], &pid, sizeof(pid));
 		(void)w;
 		_exit(0);
@@ -140,7 +147,7 @@ static void test_stop_foreign(void)
 static void test_stop_stubborn(void)
 {
 	char err[256];
-	int pid = xbs_start("/bin/sh", "-c\ntrap '' TERM; echo ready >&3; exec 3>&-; while :; do sleep 1; done", log_path, 5000, err, sizeof(err));
+	int pid = xbs_start("/bin/sh", "-c\ntrap '' TERM; echo ready >&3; exec 3>&-; while :; do sleep 1; done", "", log_path, 5000, err, sizeof(err));
 	CHECK(pid > 0);
 	CHECK(xbs_stop(pid, 300, err, sizeof(err)) == 1);
 	CHECK(xbs_alive(pid, "sh") == 0);
