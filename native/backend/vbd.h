@@ -49,6 +49,7 @@ struct queue_stats {
 
 struct queue;
 struct vbd;
+struct nbd_server;
 
 /* A queue: one ring, one event channel, one engine channel, one thread. */
 struct queue {
@@ -114,6 +115,7 @@ struct vbd {
 	bool gone;          /* backend directory removed or frontend domain dead */
 	int event_fd;       /* workers signal the control path (queue failed) */
 	char last_error[160];
+	struct nbd_server *nbd; /* the NBD export for dom0 tools, if asked for (nbd/server.h) */
 
 	struct vbd *next;
 };

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include "backend/vbd_ops.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "nbd/server.h"
 
 struct vbd *daemon_find(struct daemon *d, const char *name)
 {
@@ -54,11 +56,32 @@ static const char *get_string(json_t *params, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Exports the disk over NBD on a Unix socket, through its engine. */
+static int start_nbd(struct vbd *v, const char *path, char *msg, size_t msglen)
+{
+	struct stat st;
+	bool is_file = v->path[0] && stat(v->path, &st) == 0 && S_ISREG(st.st_mode);
+	struct nbd_server_config nc = {
+		.name = v->name,
+		.socket_path = path,
+		.engine = v->engine,
+		.readonly = v->readonly,
+		.can_trim = v->features.discard && v->engine->ops->can_discard(v->engine),
+		/* A hole punched in a file, or the null engine, reads back zeroes; a device's discard may not. */
+		.trim_zeroes = is_file || strcmp(v->engine_kind, "null") == 0,
+	};
+	v->nbd = nbd_server_start(&nc, msg, msglen);
+	if (!v->nbd)
+		return -1;
+	log_info("%s: NBD export on %s", v->name, nbd_server_path(v->nbd));
+	return 0;
+}
+
 struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msglen)
 {
 	static const char *const known[] = { "name", "backend", "engine", "path", "readonly", "size", "queues",
 					     "max_ring_order", "max_indirect_segments", "persistent", "discard",
-					     "flush", "zero_copy", "pool_pages", "poll_us", NULL };
+					     "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", NULL };
 	const char *key;
 	json_t *val;
 	json_object_foreach(params, key, val) {
@@ -130,10 +153,21 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 		return NULL;
 	}
 
+	json_t *nbd_socket = json_object_get(params, "nbd_socket");
+	if (nbd_socket && !json_is_string(nbd_socket)) {
+		snprintf(msg, msglen, "nbd_socket must be a path");
+		return NULL;
+	}
+
 	struct vbd *v = vbd_create(&cfg, msg, msglen);
 	if (!v)
 		return NULL;
+	if (nbd_socket && start_nbd(v, json_string_value(nbd_socket), msg, msglen) != 0) {
+		vbd_destroy(v);
+		return NULL;
+	}
 	if (xenbus_attach(&d->xb, v, msg, msglen) != 0) {
+		nbd_server_stop(v->nbd);
 		vbd_destroy(v);
 		return NULL;
 	}
@@ -156,6 +190,8 @@ void daemon_remove(struct daemon *d, struct vbd *v)
 		}
 	}
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, v->event_fd, NULL);
+	nbd_server_stop(v->nbd); /* its connections use the engine: stop them first */
+	v->nbd = NULL;
 	xenbus_detach(&d->xb, v);
 	vbd_disconnect(v);
 	if (!v->gone) {
@@ -181,6 +217,8 @@ static json_t *describe(const struct vbd *v)
 		json_object_set_new(o, "persistent", json_boolean(v->persistent));
 		json_object_set_new(o, "max_indirect_segments", json_integer(v->features.max_indirect_segments));
 	}
+	if (v->nbd)
+		json_object_set_new(o, "nbd_socket", json_string(nbd_server_path(v->nbd)));
 	if (v->last_error[0])
 		json_object_set_new(o, "error", json_string(v->last_error));
 	return o;
