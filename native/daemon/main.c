@@ -66,6 +66,25 @@ static void handle_xenstore(struct daemon *d)
 	}
 }
 
+/* Releases whatever was set up (any of it may be missing) and returns `rc`. */
+static int finish(struct daemon *d, json_t *disks, int sfd, int rc)
+{
+	while (d->vbds)
+		daemon_remove(d, d->vbds);
+	if (d->rpc)
+		rpc_server_close(d->rpc);
+	if (d->xb.xs)
+		xs_close(d->xb.xs);
+	if (d->xb.plat)
+		d->xb.plat->ops->close(d->xb.plat);
+	if (d->epoll_fd > 0)
+		close(d->epoll_fd);
+	if (sfd >= 0)
+		close(sfd);
+	json_decref(disks);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *socket_path = NULL, *platform = "xen";
@@ -99,7 +118,8 @@ int main(int argc, char **argv)
 			json_t *p = json_loads(optarg, 0, &err);
 			if (!json_is_object(p)) {
 				fprintf(stderr, "xenblkd: --disk: not a JSON object: %s\n", err.text);
-				return 2;
+				json_decref(p);
+				return finish(&d, disks, -1, 2);
 			}
 			json_array_append_new(disks, p);
 			break;
@@ -115,15 +135,15 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return finish(&d, disks, -1, 0);
 		default:
 			usage(stderr);
-			return 2;
+			return finish(&d, disks, -1, 2);
 		}
 	}
 	if (!socket_path || d.defaults.max_queues == 0 || d.defaults.max_queues > VBD_MAX_QUEUES) {
 		usage(stderr);
-		return 2;
+		return finish(&d, disks, -1, 2);
 	}
 
 	sigset_t mask;
@@ -138,17 +158,17 @@ int main(int argc, char **argv)
 	d.xb.plat = platform_open(platform);
 	if (!d.xb.plat) {
 		log_error("cannot open the %s platform: %s", platform, strerror(errno));
-		return 1;
+		return finish(&d, disks, sfd, 1);
 	}
 	d.xb.xs = xs_open(0);
 	if (!d.xb.xs) {
 		log_error("cannot connect to xenstore: %s", strerror(errno));
-		return 1;
+		return finish(&d, disks, sfd, 1);
 	}
 	d.rpc = rpc_server_open(socket_path, daemon_rpc, &d);
 	if (!d.rpc) {
 		log_error("cannot listen on %s: %s", socket_path, strerror(errno));
-		return 1;
+		return finish(&d, disks, sfd, 1);
 	}
 	d.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -166,10 +186,11 @@ int main(int argc, char **argv)
 		char msg[256];
 		if (!daemon_add(&d, p, msg, sizeof(msg))) {
 			log_error("--disk: %s", msg);
-			return 1;
+			return finish(&d, disks, sfd, 1);
 		}
 	}
 	json_decref(disks);
+	disks = NULL;
 	log_info("serving on %s (%s platform)", socket_path, d.xb.plat->ops->name);
 	if (ready_fd >= 0) {
 		ssize_t w = write(ready_fd, "ready\n", 6);
@@ -215,13 +236,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	while (d.vbds)
-		daemon_remove(&d, d.vbds);
-	rpc_server_close(d.rpc);
-	xs_close(d.xb.xs);
-	d.xb.plat->ops->close(d.xb.plat);
-	close(d.epoll_fd);
-	close(sfd);
+	finish(&d, NULL, sfd, 0);
 	log_info("stopped");
 	return 0;
 }
