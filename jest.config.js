@@ -6,4 +6,5 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 60000,
   setupFiles: ['<rootDir>/spec/setup-env.ts'],
+  globalTeardown: '<rootDir>/spec/teardown.js',
 };
