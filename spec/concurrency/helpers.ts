@@ -1,6 +1,7 @@
 // Helpers for the concurrency and crash tests: asynchronous calls read the
 // way xapi-storage-script reads them, and a check of the on-disk invariants
 // of a file SR (lib/store/file/layout.ts).
+import type { VolumeMetadata } from '../../lib/store/file/volumes';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -50,18 +51,8 @@ export function srRoot(sr: string): string {
   return fileURLToPath(sr);
 }
 
-export interface VolumeJson {
-  format: number;
-  key: string;
-  uuid: string;
-  name: string;
-  description: string;
-  read_write: boolean;
-  sharable: boolean;
-  keys: Record<string, string>;
-  parent?: string;
-  created: string;
-}
+/** A volume's sidecar, as the store writes it. */
+export type VolumeJson = VolumeMetadata;
 
 /**
  * Checks the on-disk invariants of an SR and returns its volumes' metadata:

@@ -61,6 +61,12 @@ export async function terminate(child: ChildProcess, ms: number): Promise<void> 
   clearTimeout(timer);
 }
 
+export interface SimDisk {
+  domid: number;
+  name: string;
+  file: string;
+}
+
 export interface RpcError extends Error {
   code: number;
 }
@@ -178,6 +184,24 @@ export class SimHost {
       }),
     );
     return { child, done };
+  }
+
+  private nextDomid = 10;
+
+  /**
+   * A new domain with one vbd (devid 51712) served by the daemon from a fresh
+   * sparse file, as the toolstack then the datapath would set it up.
+   */
+  async addDisk(opts: { features?: object; sizeMiB?: number; mode?: 'w' | 'r' } = {}): Promise<SimDisk> {
+    const domid = this.nextDomid++;
+    const file = path.join(this.dir, `disk${domid}.img`);
+    fs.writeFileSync(file, '');
+    fs.truncateSync(file, (opts.sizeMiB ?? 64) * 1024 * 1024);
+    this.toolstack('create-domain', String(domid));
+    this.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd', '--mode', opts.mode ?? 'w');
+    const name = `d${domid}`;
+    await this.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, path: file, ...opts.features });
+    return { domid, name, file };
   }
 
   serviceLog(): string {

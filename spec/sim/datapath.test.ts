@@ -4,11 +4,10 @@
 // vanishing mid-I/O.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SimHost } from '../harness/sim';
+import { SimHost, type SimDisk as Disk } from '../harness/sim';
 
 const MiB = 1024 * 1024;
 let host: SimHost;
-let nextDomid = 10;
 
 beforeAll(async () => {
   host = await SimHost.start();
@@ -18,24 +17,7 @@ afterAll(async () => {
   await host?.stop();
 });
 
-interface Disk {
-  domid: number;
-  name: string;
-  file: string;
-}
-
-/** A domain with one vbd served by the daemon from a fresh sparse file. */
-async function newDisk(features: object = {}, sizeMiB = 64): Promise<Disk> {
-  const domid = nextDomid++;
-  const file = path.join(host.dir, `disk${domid}.img`);
-  fs.writeFileSync(file, '');
-  fs.truncateSync(file, sizeMiB * MiB);
-  host.toolstack('create-domain', String(domid));
-  host.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd');
-  const name = `d${domid}`;
-  await host.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, path: file, ...features });
-  return { domid, name, file };
-}
+const newDisk = (features: object = {}, sizeMiB = 64): Promise<Disk> => host.addDisk({ features, sizeMiB });
 
 async function dropDisk(d: Disk): Promise<void> {
   host.toolstack('destroy-domain', String(d.domid));

@@ -7,7 +7,6 @@ import { SimHost } from '../harness/sim';
 
 const MiB = 1024 * 1024;
 let host: SimHost;
-let nextDomid = 100;
 
 beforeAll(async () => {
   host = await SimHost.start();
@@ -17,17 +16,7 @@ afterAll(async () => {
   await host?.stop();
 });
 
-async function newDisk(extra: object = {}, mode = 'w') {
-  const domid = nextDomid++;
-  const file = path.join(host.dir, `disk${domid}.img`);
-  fs.writeFileSync(file, '');
-  fs.truncateSync(file, 32 * MiB);
-  host.toolstack('create-domain', String(domid));
-  host.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd', '--mode', mode);
-  const name = `d${domid}`;
-  await host.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, path: file, ...extra });
-  return { domid, name, file };
-}
+const newDisk = (features: object = {}, mode: 'w' | 'r' = 'w') => host.addDisk({ features, sizeMiB: 32, mode });
 
 test.each(['bad-gref', 'past-end', 'bad-segment', 'too-many-segments', 'bad-indirect', 'ring-overflow', 'after-close', 'bad-op', 'ro-write'])(
   'hostile %s: answered or dropped; the other disk is unaffected',

@@ -27,17 +27,10 @@ interface Disk {
   sock: string;
 }
 
-async function newDisk(extra: object = {}, sizeMiB = 64, mode = 'w'): Promise<Disk> {
-  const domid = nextDomid++;
-  const file = path.join(host.dir, `disk${domid}.img`);
-  fs.writeFileSync(file, '');
-  fs.truncateSync(file, sizeMiB * MiB);
-  host.toolstack('create-domain', String(domid));
-  host.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd', '--mode', mode);
-  const name = `d${domid}`;
-  const sock = path.join(host.dir, `nbd-${name}.sock`);
-  await host.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, path: file, nbd_socket: sock, ...extra });
-  return { domid, name, file, sock };
+async function newDisk(extra: object = {}, sizeMiB = 64, mode: 'w' | 'r' = 'w'): Promise<Disk> {
+  const sock = path.join(host.dir, `nbd-d${Date.now()}-${Math.random().toString(36).slice(2, 8)}.sock`);
+  const d = await host.addDisk({ features: { nbd_socket: sock, ...extra }, sizeMiB, mode });
+  return { ...d, sock };
 }
 
 async function dropDisk(d: Disk): Promise<void> {
