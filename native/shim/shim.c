@@ -1,5 +1,6 @@
 /* Starting and stopping daemons for the datapath plugin (see shim.h). */
 #include "shim/shim.h"
+#include "shim/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,24 +22,6 @@
 #define READY_FD 3
 
 extern char **environ;
-
-static void say(char *err, int err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *err, int err_len, const char *fmt, ...)
-{
-	if (!err || err_len <= 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, (size_t)err_len, fmt, ap);
-	va_end(ap);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The last `max` bytes of the log, from its last few lines: the daemon's last words. */
 static void log_tail(const char *log_path, char *out, size_t max)
@@ -140,7 +123,7 @@ int xbs_start(const char *path, const char *args, const char *env, const char *l
 	char *env_copy = strdup(env ? env : "");
 	char *envp[MAX_ENV + 1];
 	if (!copy || !env_copy) {
-		say(err, err_len, "out of memory");
+		shim_say(err, err_len, "out of memory");
 		free(copy);
 		free(env_copy);
 		return -1;
@@ -149,7 +132,7 @@ int xbs_start(const char *path, const char *args, const char *env, const char *l
 	argv[argc++] = (char *)path;
 	for (char *save = NULL, *a = strtok_r(copy, "\n", &save); a; a = strtok_r(NULL, "\n", &save)) {
 		if (argc >= MAX_ARGS) {
-			say(err, err_len, "more than %d arguments", MAX_ARGS);
+			shim_say(err, err_len, "more than %d arguments", MAX_ARGS);
 			free(copy);
 			free(env_copy);
 			return -1;
@@ -164,7 +147,7 @@ int xbs_start(const char *path, const char *args, const char *env, const char *l
 	int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (logfd < 0 || nullfd < 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
-		say(err, err_len, "cannot prepare %s: %s", logfd < 0 ? log_path : "descriptors", strerror(errno));
+		shim_say(err, err_len, "cannot prepare %s: %s", logfd < 0 ? log_path : "descriptors", strerror(errno));
 		goto fail_fds;
 	}
 
@@ -200,16 +183,16 @@ int xbs_start(const char *path, const char *args, const char *env, const char *l
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (rc != 0) {
-		say(err, err_len, "cannot start %s: %s", path, strerror(rc));
+		shim_say(err, err_len, "cannot start %s: %s", path, strerror(rc));
 		goto fail_fds;
 	}
 
 	/* Wait for "ready"; EOF means it died (or closed the pipe) first. */
 	char buf[16] = { 0 };
 	size_t got = 0;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = shim_now_ms() + timeout_ms;
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - shim_now_ms();
 		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
 		int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
 		if (pr < 0 && errno == EINTR)
@@ -219,7 +202,7 @@ int xbs_start(const char *path, const char *args, const char *env, const char *l
 			waitpid(pid, NULL, 0);
 			char tail[512];
 			log_tail(log_path, tail, sizeof(tail));
-			say(err, err_len, "%s was not ready within %d ms (killed): %s", path, timeout_ms, tail);
+			shim_say(err, err_len, "%s was not ready within %d ms (killed): %s", path, timeout_ms, tail);
 			goto fail_fds;
 		}
 		ssize_t n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
@@ -235,11 +218,11 @@ int xbs_start(const char *path, const char *args, const char *env, const char *l
 		char tail[512];
 		log_tail(log_path, tail, sizeof(tail));
 		if (WIFEXITED(status))
-			say(err, err_len, "%s exited with status %d before it was ready: %s", path, WEXITSTATUS(status), tail);
+			shim_say(err, err_len, "%s exited with status %d before it was ready: %s", path, WEXITSTATUS(status), tail);
 		else if (WIFSIGNALED(status))
-			say(err, err_len, "%s was killed by signal %d before it was ready: %s", path, WTERMSIG(status), tail);
+			shim_say(err, err_len, "%s was killed by signal %d before it was ready: %s", path, WTERMSIG(status), tail);
 		else
-			say(err, err_len, "%s closed its readiness pipe: %s", path, tail);
+			shim_say(err, err_len, "%s closed its readiness pipe: %s", path, tail);
 		goto fail_fds;
 	}
 	close(pipefd[0]);
@@ -266,28 +249,28 @@ fail_fds:
 int xbs_stop(int pid, int timeout_ms, char *err, int err_len)
 {
 	if (pid <= 0) {
-		say(err, err_len, "bad pid %d", pid);
+		shim_say(err, err_len, "bad pid %d", pid);
 		return -1;
 	}
 	if (gone(pid))
 		return 0;
 	if (kill(pid, SIGTERM) != 0 && errno != ESRCH) {
-		say(err, err_len, "cannot signal %d: %s", pid, strerror(errno));
+		shim_say(err, err_len, "cannot signal %d: %s", pid, strerror(errno));
 		return -1;
 	}
-	long long deadline = now_ms() + timeout_ms;
-	while (now_ms() < deadline) {
+	long long deadline = shim_now_ms() + timeout_ms;
+	while (shim_now_ms() < deadline) {
 		if (gone(pid))
 			return 0;
 		usleep(10000);
 	}
 	kill(pid, SIGKILL);
-	deadline = now_ms() + 5000;
-	while (now_ms() < deadline) {
+	deadline = shim_now_ms() + 5000;
+	while (shim_now_ms() < deadline) {
 		if (gone(pid))
 			return 1;
 		usleep(10000);
 	}
-	say(err, err_len, "%d survived SIGKILL for 5 s", pid);
+	shim_say(err, err_len, "%d survived SIGKILL for 5 s", pid);
 	return -1;
 }

@@ -30,4 +30,13 @@ int xbs_stop(int pid, int timeout_ms, char *err, int err_len);
 /* 1 if `pid` lives (not a zombie) and runs a program whose file name is `exe_name`; else 0. */
 int xbs_alive(int pid, const char *exe_name);
 
+/*
+ * Sends `request` (one JSON-RPC object) to the Unix socket `socket_path` and
+ * reads the one-line answer into `response` (`response_len` bytes, NUL
+ * terminated, without the newline), all within `timeout_ms`. Returns the
+ * answer's length, or -1 with a message in `err`.
+ */
+int xbs_call(const char *socket_path, const char *request, int timeout_ms, char *response, int response_len,
+	     char *err, int err_len);
+
 #endif
