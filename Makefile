@@ -53,7 +53,7 @@ bench-backend: all
 	node dist/bench-backend.js
 
 demo: all
-	node dist/tour.js
+	node dist/demo.js
 
 # Lays the plugins out as XCP-ng expects, under $(DESTDIR). The datapath
 # directory is built aside and renamed in: xapi-storage-script registers a

@@ -1,5 +1,5 @@
 // Bundles the plugin program into one file (fast start-up: one parse, zod
-// tree-shaken, ffi-rs left external as a native module), and the tour.
+// tree-shaken, ffi-rs left external as a native module), and the demo.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 
@@ -22,5 +22,5 @@ await build({
   sourcemap: 'external',
   banner: { js: '#!/usr/bin/env node' },
 });
-await build({ ...common, entryPoints: ['scripts/tour.ts'], outfile: 'dist/tour.js' });
+await build({ ...common, entryPoints: ['scripts/demo.ts'], outfile: 'dist/demo.js' });
 await build({ ...common, entryPoints: ['spec/bench/backend.ts'], outfile: 'dist/bench-backend.js' });

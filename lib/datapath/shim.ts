@@ -87,3 +87,46 @@ export function daemonAlive(pid: number, exeName: string): boolean {
     }) === 1
   );
 }
+
+/** A JSON-RPC error the daemon answered with (the call reached it). */
+export class DaemonRpcError extends Error {
+  constructor(
+    readonly method: string,
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${method}: ${message}`);
+  }
+}
+
+const RESPONSE_LEN = 1 << 20;
+let nextId = 1;
+
+/**
+ * One JSON-RPC 2.0 call on a daemon's control socket, synchronously, through
+ * the shim. Throws ShimError when the daemon cannot be reached or does not
+ * answer in time, DaemonRpcError when it answers with an error.
+ */
+export function callDaemon<T = unknown>(socket: string, method: string, params: object = {}, timeoutMs = 10_000): T {
+  const f = lib();
+  const err = Buffer.alloc(ERR_LEN);
+  const response = Buffer.alloc(RESPONSE_LEN);
+  const id = nextId++;
+  const n = f.load({
+    library: LIBRARY,
+    funcName: 'xbs_call',
+    retType: f.DataType.I32,
+    paramsType: [f.DataType.String, f.DataType.String, f.DataType.I32, f.DataType.U8Array, f.DataType.I32, f.DataType.U8Array, f.DataType.I32],
+    paramsValue: [socket, JSON.stringify({ jsonrpc: '2.0', id, method, params }), timeoutMs, response, RESPONSE_LEN, err, ERR_LEN],
+  }) as number;
+  if (n < 0) throw new ShimError(message(err) || `${method}: no answer from ${socket}`);
+  let reply: { id?: unknown; result?: T; error?: { code?: number; message?: string } };
+  try {
+    reply = JSON.parse(response.subarray(0, n).toString('utf8'));
+  } catch {
+    throw new ShimError(`${method}: ${socket} answered with something that is not JSON`);
+  }
+  if (reply.id !== id) throw new ShimError(`${method}: ${socket} answered another request`);
+  if (reply.error) throw new DaemonRpcError(method, reply.error.code ?? 0, reply.error.message ?? 'unknown error');
+  return reply.result as T;
+}

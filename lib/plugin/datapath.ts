@@ -1,4 +1,4 @@
-// The datapath plugin (datapath/spdk): only Plugin.* until the backend lands.
+// The datapath plugin (datapath/spdk): a user-space blkif backend per attached volume.
 import type { QueryResult } from '../wire/schemas';
 import type { Handlers } from './handlers';
 import { COPYRIGHT, DATAPATH_SCHEME, VENDOR, VERSION } from './identity';
@@ -12,14 +12,26 @@ export function datapathQuery(): QueryResult {
     copyright: COPYRIGHT,
     version: VERSION,
     required_api_version: '5.0',
-    features: [],
+    // Datapath.open/close implement reset-on-boot themselves (reference 3.6).
+    features: ['NONPERSISTENT'],
     configuration: {},
     required_cluster_stack: [],
   };
 }
 
+type A = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- validated by the method schema
+
+// The lifecycle (and with it node:crypto and ffi-rs) loads only for the calls that need it.
+const lifecycle = () => require('../datapath/lifecycle') as typeof import('../datapath/lifecycle'); // eslint-disable-line @typescript-eslint/no-require-imports
+
 export const datapathHandlers: Handlers = {
   'Plugin.query': () => datapathQuery(),
   'Plugin.ls': () => [],
   'Plugin.diagnostics': () => `${DATAPATH_SCHEME} datapath plugin ${VERSION}`,
+  'Datapath.open': (a: A) => lifecycle().open(a.uri, a.persistent),
+  'Datapath.attach': (a: A) => lifecycle().attach(a.uri, a.domain),
+  'Datapath.activate': (a: A) => lifecycle().activate(a.uri, a.domain),
+  'Datapath.deactivate': (a: A) => lifecycle().deactivate(a.uri, a.domain),
+  'Datapath.detach': (a: A) => lifecycle().detach(a.uri, a.domain),
+  'Datapath.close': (a: A) => lifecycle().close(a.uri),
 };

@@ -23,8 +23,8 @@ function storeForSr(sr: string): VolumeStore {
 
 /**
  * Features beyond those xapi-storage-script derives from the executables
- * present (reference 4.2). THIN_PROVISIONING, LARGE_VDI and VDI_RESIZE_ONLINE
- * come with the datapath that makes them true for a running guest.
+ * present (reference 4.2). VDI_RESIZE_ONLINE holds because Volume.resize
+ * tells the running backend, which publishes the size to the guest and NBD.
  */
 export const VOLUME_FEATURES = [
   'SR_ATTACH',
@@ -40,6 +40,9 @@ export const VOLUME_FEATURES = [
   'VDI_RESIZE',
   'VDI_SNAPSHOT',
   'VDI_CLONE',
+  'VDI_RESIZE_ONLINE',
+  'THIN_PROVISIONING',
+  'LARGE_VDI',
 ];
 
 export function volumeQuery(): QueryResult {
@@ -71,6 +74,9 @@ function diagnostics(): string {
   return lines.join('\n');
 }
 
+// Loaded only by Volume.resize: other volume calls stay free of the datapath's modules.
+const lifecycle = () => require('../datapath/lifecycle') as typeof import('../datapath/lifecycle'); // eslint-disable-line @typescript-eslint/no-require-imports
+
 type A = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- validated by the method schema
 
 export const volumeHandlers: Handlers = {
@@ -97,5 +103,10 @@ export const volumeHandlers: Handlers = {
   'Volume.set_description': (a: A) => storeForSr(a.sr).volumeSetDescription(a.sr, a.key, a.new_description),
   'Volume.set': (a: A) => storeForSr(a.sr).volumeSet(a.sr, a.key, a.k, a.v),
   'Volume.unset': (a: A) => storeForSr(a.sr).volumeUnset(a.sr, a.key, a.k),
-  'Volume.resize': (a: A) => storeForSr(a.sr).volumeResize(a.sr, a.key, a.new_size),
+  'Volume.resize': (a: A) => {
+    const store = storeForSr(a.sr);
+    store.volumeResize(a.sr, a.key, a.new_size);
+    // An attached volume's backend publishes the new size to the guest and the NBD export.
+    for (const uri of store.volumeStat(a.sr, a.key).uri) lifecycle().resized(uri);
+  },
 };

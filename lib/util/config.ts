@@ -9,6 +9,12 @@ export interface Config {
   logFile: string;
   /** How long a call waits for a lock before failing. */
   lockTimeoutMs: number;
+  /** Where the backend daemons write their logs (one file per volume, appended). */
+  daemonLogDir: string;
+  /** The backend's platform: real Xen, or the simulator (tests and the demo). */
+  platform: 'xen' | 'sim';
+  /** How long a backend daemon may take to say it is ready. */
+  daemonStartMs: number;
 }
 
 let cached: Config | undefined;
@@ -21,6 +27,9 @@ export function config(): Config {
       mountDir: env.XAPI_SPDK_MOUNT_DIR || '/run/sr-mount',
       logFile: env.XAPI_SPDK_LOG_FILE || '/var/log/xapi-storage-spdk.log',
       lockTimeoutMs: Number(env.XAPI_SPDK_LOCK_TIMEOUT_MS) || 120_000,
+      daemonLogDir: env.XAPI_SPDK_DAEMON_LOG_DIR || '/var/log/xenblkd',
+      platform: env.XAPI_SPDK_PLATFORM === 'sim' ? 'sim' : 'xen',
+      daemonStartMs: Number(env.XAPI_SPDK_DAEMON_START_MS) || 20_000,
     };
   }
   return cached;

@@ -30,9 +30,13 @@ export const errors = {
   invalidArguments: (detail: string) => backendFailure('Invalid_arguments', detail),
   invalidConfiguration: (detail: string) => backendFailure('Invalid_configuration', detail),
   busy: (detail: string) => backendFailure('Busy', detail),
+  // xapi-storage-script maps exactly these params to the typed error (reference 2.5).
+  activatedOnAnotherHost: (hostUuid: string) => backendFailure('Activated_on_another_host', hostUuid),
+  notAttached: (detail: string) => backendFailure('Not_attached', detail),
   // SMAPIv1 codes where xapi users know them.
   invalidSize: (detail: string) => new StorageError('SR_BACKEND_FAILURE_79', ['VDI Invalid size', detail]),
   readOnly: (key: string) => new StorageError('SR_BACKEND_FAILURE_78', ['VDI is read-only', key]),
+  vdiInUse: (detail: string) => new StorageError('SR_BACKEND_FAILURE_24', ['VDIInUse', detail]),
   deviceInUse: (detail: string) => new StorageError('SR_BACKEND_FAILURE_88', ['Device in use', detail]),
   noSpace: (detail: string) => new StorageError('SR_BACKEND_FAILURE_44', ['Insufficient space', detail]),
   io: (detail: string) => backendFailure('IO_error', detail),

@@ -140,6 +140,24 @@ export const T = {
 };
 
 export const volumeList: RpcType = { list: T.volume };
+
+/** Datapath.attach's result (IDL `backend`): implementations as variants. */
+export const backendType: RpcType = {
+  record: {
+    implementations: {
+      type: {
+        list: {
+          variant: {
+            XenDisk: { record: { params: { type: 'string' }, extra: { type: { dict: 'string' } }, backend_type: { type: 'string' } } },
+            BlockDevice: { record: { path: { type: 'string' } } },
+            File: { record: { path: { type: 'string' } } },
+            Nbd: { record: { uri: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  },
+};
 export const probeResults: RpcType = {
   list: {
     record: {

@@ -1,0 +1,84 @@
+// One backend daemon (xenblkd) per attached volume: started through the shim
+// at the first attach, driven over its control socket, stopped at the last
+// detach. A daemon counts as running when its control socket answers, so a
+// daemon whose starter was killed before recording its pid is still found.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { config } from '../util/config';
+import { log } from '../util/log';
+import { callDaemon, daemonAlive, ShimError, startDaemon, stopDaemon } from './shim';
+import type { VolumePaths } from './state';
+
+const EXE = 'xenblkd';
+/** The NBD export's name, in the Nbd URI. */
+export const EXPORT_NAME = 'export';
+
+/** $XAPI_SPDK_XENBLKD, beside the program (installed), or the checkout's native build. */
+export function xenblkdPath(): string {
+  const candidates = [
+    process.env.XAPI_SPDK_XENBLKD,
+    path.join(__dirname, EXE),
+    path.join(__dirname, '..', 'native', 'build', EXE),
+    path.join(__dirname, '..', '..', 'native', 'build', EXE),
+  ].filter((p): p is string => !!p);
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new ShimError(`${EXE} not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+export interface DiskInfo {
+  name: string;
+  backend: string;
+  paused: boolean;
+  connected: boolean;
+  [k: string]: unknown;
+}
+
+export function rpc<T = unknown>(p: VolumePaths, method: string, params: object = {}, timeoutMs?: number): T {
+  return callDaemon<T>(p.control, method, params, timeoutMs);
+}
+
+/** The daemon's disks, or undefined when no daemon answers on the socket. */
+export function listDisks(p: VolumePaths): DiskInfo[] | undefined {
+  if (!fs.existsSync(p.control)) return undefined;
+  try {
+    return rpc<DiskInfo[]>(p, 'disk_list', {}, 5_000);
+  } catch (e) {
+    if (e instanceof ShimError) return undefined;
+    throw e;
+  }
+}
+
+/** Starts a daemon serving the image over NBD; returns its pid. */
+export function startBackend(p: VolumePaths, image: string, readOnly: boolean): number {
+  // A killed daemon's sockets would be in the way.
+  fs.rmSync(p.control, { force: true });
+  fs.rmSync(p.nbd, { force: true });
+  fs.mkdirSync(path.dirname(p.log), { recursive: true });
+  const exportDisk = { name: EXPORT_NAME, path: image, readonly: readOnly, nbd_socket: p.nbd };
+  const args = ['--socket', p.control, '--platform', config().platform, '--disk', JSON.stringify(exportDisk)];
+  const pid = startDaemon(xenblkdPath(), args, p.log, config().daemonStartMs);
+  log.info(`started ${EXE} ${pid} for ${image} (log ${p.log})`);
+  return pid;
+}
+
+/** Stops the daemon, politely first; never throws. */
+export function stopBackend(p: VolumePaths, pid: number | undefined): void {
+  try {
+    if (listDisks(p)) rpc(p, 'shutdown', {}, 5_000);
+  } catch (e) {
+    log.warning(`shutdown of the daemon on ${p.control} failed: ${(e as Error).message}`);
+  }
+  // A recorded pid is ours only while it still runs xenblkd (pids get reused).
+  if (pid && daemonAlive(pid, EXE)) {
+    try {
+      if (stopDaemon(pid, 10_000) === 'killed') log.warning(`${EXE} ${pid} had to be killed`);
+    } catch (e) {
+      log.warning(`stopping ${EXE} ${pid}: ${(e as Error).message}`);
+    }
+  } else if (!pid) {
+    // Started by a call that died before recording the pid: wait for the socket to go.
+    const deadline = Date.now() + 10_000;
+    while (fs.existsSync(p.control) && listDisks(p) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}

@@ -1,0 +1,221 @@
+// Datapath.open/attach/activate/deactivate/detach/close (reference 3.5) for
+// the file store. Everything is counted by (uri, domain); every call holds
+// the volume's datapath lock, is idempotent, and leaves the runtime state
+// consistent if the plugin is killed at any point (the daemon is found by
+// its socket, the state is written before the daemon starts).
+import * as fs from 'node:fs';
+import { errors } from '../wire/errors';
+import type { Backend } from '../wire/schemas';
+import { fileTargetOf, type FileTarget } from '../store/file/target';
+import { log } from '../util/log';
+import { markActive, markInactive } from './activity';
+import { EXPORT_NAME, listDisks, rpc, startBackend, stopBackend, type DiskInfo } from './daemon';
+import { dropSavedContents, hasSavedContents, keepContents, resetContents } from './nonpersistent';
+import { loadState, pathsOf, removeState, saveState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
+
+/** The sm-data key xenopsd writes from XenDisk.extra and the daemon claims by. */
+export const CLAIM_KEY = 'xenblkd-disk';
+const MAX_DOMID = 32752;
+
+function targetOf(uri: string): FileTarget {
+  const t = fileTargetOf(uri);
+  if (!t) throw errors.invalidArguments(`${uri} is not a URI of this plugin`);
+  return t;
+}
+
+/** A guest's domid, or undefined for dom0's users ("0" on 8.2, "u0-..." on 8.3). */
+export function guestDomid(domain: string): number | undefined {
+  if (/^u0-/.test(domain)) return undefined;
+  if (!/^\d{1,5}$/.test(domain) || Number(domain) > MAX_DOMID) throw errors.invalidArguments(`domain ${JSON.stringify(domain)} is neither a domid nor u0-...`);
+  const domid = Number(domain);
+  return domid === 0 ? undefined : domid;
+}
+
+const diskName = (domid: number) => `dom${domid}`;
+
+/** Adds the guest's disk to the daemon: it claims backend/qdisk/<domid>/* with our sm-data, paused until activate. */
+function addGuestDisk(p: VolumePaths, t: FileTarget, domid: number, active: boolean): void {
+  rpc(p, 'disk_add', {
+    name: diskName(domid),
+    path: t.image,
+    readonly: t.readOnly,
+    claim: { domid, value: p.id },
+    paused: !active,
+  });
+}
+
+/** Makes sure a daemon runs and serves every attached guest (after a crash too). */
+function ensureDaemon(p: VolumePaths, st: VolumeState, t: FileTarget): void {
+  let disks: DiskInfo[] | undefined = listDisks(p);
+  if (!disks) {
+    if (st.pid) log.warning(`the daemon of ${t.image} (pid ${st.pid}) is gone: starting a new one`);
+    stopBackend(p, st.pid); // a hung one that no longer answers
+    st.pid = undefined;
+    saveState(p, st);
+    st.pid = startBackend(p, t.image, t.readOnly);
+    saveState(p, st);
+    disks = [];
+  }
+  for (const a of st.attachments) {
+    const domid = guestDomid(a.domain);
+    if (domid !== undefined && !disks.some((d) => d.name === diskName(domid))) addGuestDisk(p, t, domid, a.active);
+  }
+}
+
+function shutDown(p: VolumePaths, st: VolumeState): void {
+  stopBackend(p, st.pid);
+  st.pid = undefined;
+  if (st.attachments.length === 0 && !st.nonPersistent) removeState(p);
+  else saveState(p, st);
+}
+
+export function attach(uri: string, domain: string): Backend {
+  const t = targetOf(uri);
+  guestDomid(domain); // checks it
+  const p = pathsOf(t.image);
+  withVolumeLock(p, () => {
+    const st = loadState(p, uri, t.image);
+    const added = !st.attachments.some((a) => a.domain === domain);
+    if (added) st.attachments.push({ domain, active: false });
+    saveState(p, st);
+    try {
+      ensureDaemon(p, st, t);
+    } catch (e) {
+      if (added) st.attachments = st.attachments.filter((a) => a.domain !== domain);
+      if (st.attachments.length === 0) shutDown(p, st);
+      else saveState(p, st);
+      throw errors.io(`cannot start the backend for ${t.key}: ${(e as Error).message}`);
+    }
+  });
+  return {
+    implementations: [
+      ['XenDisk', { backend_type: 'qdisk', params: `xenblkd:${p.id}`, extra: { [CLAIM_KEY]: p.id } }],
+      ['Nbd', { uri: `nbd:unix:${p.nbd}:exportname=${EXPORT_NAME}` }],
+    ],
+  };
+}
+
+export function activate(uri: string, domain: string): void {
+  const t = targetOf(uri);
+  const domid = guestDomid(domain);
+  const p = pathsOf(t.image);
+  withVolumeLock(p, () => {
+    const st = loadState(p, uri, t.image);
+    const a = st.attachments.find((x) => x.domain === domain);
+    if (!a) throw errors.notAttached(`${uri} is not attached to domain ${domain}`);
+    if (a.active) return;
+    markActive(
+      t,
+      domain,
+      st.attachments.filter((x) => x.active).map((x) => x.domain),
+    );
+    try {
+      ensureDaemon(p, st, t);
+      if (domid !== undefined) rpc(p, 'disk_resume', { name: diskName(domid) });
+    } catch (e) {
+      markInactive(t, domain);
+      throw errors.io(`cannot activate ${t.key} for domain ${domain}: ${(e as Error).message}`);
+    }
+    a.active = true;
+    saveState(p, st);
+  });
+}
+
+/** Stops new I/O for the domain (in-flight requests complete). */
+function quiesce(p: VolumePaths, t: FileTarget, domain: string): void {
+  const domid = guestDomid(domain);
+  if (domid !== undefined && listDisks(p)?.some((d) => d.name === diskName(domid))) rpc(p, 'disk_pause', { name: diskName(domid) });
+  markInactive(t, domain);
+}
+
+export function deactivate(uri: string, domain: string): void {
+  const t = targetOf(uri);
+  guestDomid(domain);
+  const p = pathsOf(t.image);
+  withVolumeLock(p, () => {
+    const st = loadState(p, uri, t.image);
+    const a = st.attachments.find((x) => x.domain === domain);
+    if (!a || !a.active) return;
+    quiesce(p, t, domain);
+    a.active = false;
+    saveState(p, st);
+  });
+}
+
+/** Releases everything the domain held; never fails (the IDL calls any error a bug). */
+export function detach(uri: string, domain: string): void {
+  let t: FileTarget;
+  try {
+    t = targetOf(uri);
+    guestDomid(domain);
+  } catch (e) {
+    log.warning(`detach of ${uri} for domain ${domain}: nothing to do (${(e as Error).message})`);
+    return;
+  }
+  const p = pathsOf(t.image);
+  withVolumeLock(p, () => {
+    const st = loadState(p, uri, t.image);
+    const a = st.attachments.find((x) => x.domain === domain);
+    try {
+      if (a?.active) quiesce(p, t, domain);
+    } catch (e) {
+      log.error(`detach: quiescing ${t.key} for domain ${domain}: ${(e as Error).message}`);
+    }
+    const domid = guestDomid(domain);
+    try {
+      if (domid !== undefined && listDisks(p)?.some((d) => d.name === diskName(domid))) rpc(p, 'disk_remove', { name: diskName(domid) });
+    } catch (e) {
+      log.error(`detach: removing ${t.key} from domain ${domain}: ${(e as Error).message}`);
+    }
+    st.attachments = st.attachments.filter((x) => x.domain !== domain);
+    if (st.attachments.length === 0) shutDown(p, st);
+    else saveState(p, st);
+  });
+}
+
+export function open(uri: string, persistent: boolean): void {
+  const t = targetOf(uri);
+  const p = pathsOf(t.image);
+  withVolumeLock(p, () => {
+    const st = loadState(p, uri, t.image);
+    if (persistent) {
+      dropSavedContents(t);
+      st.nonPersistent = undefined;
+    } else {
+      if (st.nonPersistent && hasSavedContents(t)) return; // opened already
+      if (t.readOnly) return; // nothing can be written to throw away
+      keepContents(t);
+      st.nonPersistent = true;
+    }
+    if (st.attachments.length === 0 && !st.nonPersistent) removeState(p);
+    else saveState(p, st);
+  });
+}
+
+export function close(uri: string): void {
+  const t = targetOf(uri);
+  const p = pathsOf(t.image);
+  withVolumeLock(p, () => {
+    const st = loadState(p, uri, t.image);
+    if (st.attachments.some((a) => a.active)) throw errors.vdiInUse(`${t.key} is still active for domain ${st.attachments.filter((a) => a.active).map((a) => a.domain).join(', ')}`);
+    resetContents(t);
+    st.nonPersistent = undefined;
+    if (st.attachments.length === 0) removeState(p);
+    else saveState(p, st);
+  });
+}
+
+/** After Volume.resize: the running guests and the NBD export learn the new size. Never fails. */
+export function resized(uri: string): void {
+  const t = fileTargetOf(uri);
+  if (!t) return;
+  const p = pathsOf(t.image);
+  if (!fs.existsSync(p.state)) return; // not attached here
+  withVolumeLock(p, () => {
+    try {
+      for (const d of listDisks(p) ?? []) rpc(p, 'disk_resize', { name: d.name });
+    } catch (e) {
+      log.error(`volume ${t.key} was resized, but its backend could not be told: ${(e as Error).message}`);
+    }
+  });
+}
