@@ -4,6 +4,8 @@
 // consistent if the plugin is killed at any point (the daemon is found by
 // its socket, the state is written before the daemon starts).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readJson } from '../util/atomic';
 import { errors } from '../wire/errors';
 import type { Backend } from '../wire/schemas';
 import { fileTargetOf, type FileTarget } from '../store/file/target';
@@ -11,7 +13,7 @@ import { log } from '../util/log';
 import { markActive, markInactive } from './activity';
 import { EXPORT_NAME, listDisks, rpc, startBackend, stopBackend, type DiskInfo } from './daemon';
 import { dropSavedContents, hasSavedContents, keepContents, resetContents } from './nonpersistent';
-import { loadState, pathsOf, removeState, saveState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
+import { datapathDir, loadState, pathsOf, removeState, saveState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
 
 /** The sm-data key xenopsd writes from XenDisk.extra and the daemon claims by. */
 export const CLAIM_KEY = 'xenblkd-disk';
@@ -218,4 +220,21 @@ export function resized(uri: string): void {
       log.error(`volume ${t.key} was resized, but its backend could not be told: ${(e as Error).message}`);
     }
   });
+}
+
+/** One line per volume this host serves: for Plugin.diagnostics. */
+export function describeAttached(): string[] {
+  const dir = datapathDir();
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => {
+      const st = readJson<VolumeState>(path.join(dir, f));
+      if (!st) return `${f}: gone`;
+      const p = pathsOf(st.image);
+      const running = listDisks(p);
+      const who = st.attachments.map((a) => `${a.domain}${a.active ? ' (active)' : ''}`).join(', ') || 'none';
+      return `${st.uri}: attached to ${who}; daemon ${running ? `${st.pid ?? '?'} serving ${running.map((d) => d.name).join(', ')}` : 'not running'}${st.nonPersistent ? '; reset on close' : ''}`;
+    });
 }

@@ -27,7 +27,7 @@ const lifecycle = () => require('../datapath/lifecycle') as typeof import('../da
 export const datapathHandlers: Handlers = {
   'Plugin.query': () => datapathQuery(),
   'Plugin.ls': () => [],
-  'Plugin.diagnostics': () => `${DATAPATH_SCHEME} datapath plugin ${VERSION}`,
+  'Plugin.diagnostics': () => [`${DATAPATH_SCHEME} datapath plugin ${VERSION}`, ...lifecycle().describeAttached()].join('\n'),
   'Datapath.open': (a: A) => lifecycle().open(a.uri, a.persistent),
   'Datapath.attach': (a: A) => lifecycle().attach(a.uri, a.domain),
   'Datapath.activate': (a: A) => lifecycle().activate(a.uri, a.domain),

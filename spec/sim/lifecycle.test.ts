@@ -144,6 +144,8 @@ test('a migration-shaped sequence on one host: attach on the destination while t
   x.datapath('detach', vol.key, String(src));
   x.destroyDomain(src);
   expect(x.leftovers().daemons).toHaveLength(1); // the destination still has it
+  const diag = x.host.call<string>('datapath', 'Plugin.diagnostics', { dbg: 'xapi' }, T.string);
+  expect(diag).toContain(`${x.stat(vol.key).uri[0]}: attached to ${dst} (active); daemon`);
   x.vmShutdown(vol.key, d);
 }, 120_000);
 
