@@ -533,13 +533,14 @@ static void *queue_main(void *arg)
 	return NULL;
 }
 
-int queue_start(struct queue *q)
+int queue_start(struct queue *q, bool paused)
 {
 	if (private_init(q) != 0) {
 		queue_free_private(q);
 		return -1;
 	}
-	atomic_store(&q->cmd, QUEUE_RUN);
+	/* A paused worker takes nothing from the ring until it is told to run. */
+	atomic_store(&q->cmd, paused ? QUEUE_PAUSE : QUEUE_RUN);
 	atomic_store(&q->state, QUEUE_RUN);
 	if (pthread_create(&q->thread, NULL, queue_main, q) != 0) {
 		queue_free_private(q);

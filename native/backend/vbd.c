@@ -23,11 +23,12 @@ struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(v->name, sizeof(v->name), "%s", cfg->name);
-	snprintf(v->backend, sizeof(v->backend), "%s", cfg->backend);
+	snprintf(v->backend, sizeof(v->backend), "%s", cfg->backend ? cfg->backend : "");
 	snprintf(v->engine_kind, sizeof(v->engine_kind), "%s", cfg->engine);
 	snprintf(v->path, sizeof(v->path), "%s", cfg->path ? cfg->path : "");
 	v->features = cfg->features;
 	v->readonly = cfg->readonly;
+	v->paused = cfg->paused;
 	v->state = XB_INITIALISING;
 	v->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	const char *why = NULL;
@@ -87,7 +88,7 @@ int vbd_connect(struct vbd *v, struct platform *plat, const struct vbd_transport
 	struct blkif_limits lim = {
 		.disk_sectors = v->sectors,
 		.max_indirect_segments = (uint16_t)v->features.max_indirect_segments,
-		.readonly = v->readonly,
+		.readonly = vbd_readonly(v),
 		.flush = v->features.flush,
 		.discard = v->features.discard && v->engine->ops->can_discard(v->engine),
 	};
@@ -122,13 +123,12 @@ int vbd_connect(struct vbd *v, struct platform *plat, const struct vbd_transport
 			vbd_set_error(v, "cannot open the engine channel: %s", strerror(errno));
 			goto fail;
 		}
-		if (queue_start(q) != 0) {
+		if (queue_start(q, v->paused) != 0) {
 			vbd_set_error(v, "cannot start the queue: %s", strerror(errno));
 			goto fail;
 		}
 	}
 	v->connected = true;
-	v->paused = false;
 	return 0;
 fail:
 	for (unsigned i = 0; i < t->nr_queues; i++)
@@ -143,25 +143,30 @@ void vbd_disconnect(struct vbd *v)
 	for (unsigned i = 0; i < v->nr_queues; i++)
 		queue_teardown(v, &v->queues[i]);
 	v->connected = false;
-	v->paused = false;
+}
+
+static void queues_command(struct vbd *v, enum queue_cmd cmd)
+{
+	for (unsigned i = 0; i < v->nr_queues; i++)
+		queue_command(&v->queues[i], cmd);
 }
 
 void vbd_pause(struct vbd *v)
 {
-	if (!v->connected || v->paused)
+	if (v->paused)
 		return;
-	for (unsigned i = 0; i < v->nr_queues; i++)
-		queue_command(&v->queues[i], QUEUE_PAUSE);
 	v->paused = true;
+	if (v->connected)
+		queues_command(v, QUEUE_PAUSE);
 }
 
 void vbd_resume(struct vbd *v)
 {
-	if (!v->connected || !v->paused)
+	if (!v->paused)
 		return;
-	for (unsigned i = 0; i < v->nr_queues; i++)
-		queue_command(&v->queues[i], QUEUE_RUN);
 	v->paused = false;
+	if (v->connected)
+		queues_command(v, QUEUE_RUN);
 }
 
 bool vbd_update_size(struct vbd *v)
@@ -169,13 +174,15 @@ bool vbd_update_size(struct vbd *v)
 	uint64_t sectors = v->engine->ops->size(v->engine) >> BLKIF_SECTOR_SHIFT;
 	if (sectors == v->sectors)
 		return false;
-	bool was_paused = v->paused;
-	vbd_pause(v); /* the workers read the limits without locks: change them while they wait */
+	/* The workers read the limits without locks: change them while they wait. */
+	bool hold = v->connected && !v->paused;
+	if (hold)
+		queues_command(v, QUEUE_PAUSE);
 	v->sectors = sectors;
 	for (unsigned i = 0; i < v->nr_queues; i++)
 		v->queues[i].limits.disk_sectors = sectors;
-	if (!was_paused)
-		vbd_resume(v);
+	if (hold)
+		queues_command(v, QUEUE_RUN);
 	return true;
 }
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/claim.h"
 #include "blkif/abi.h"
 #include "blkif/request.h"
 #include "blkif/ring.h"
@@ -91,11 +92,19 @@ enum xenbus_state_value {
 
 struct vbd {
 	char name[VBD_NAME_MAX];
-	char backend[VBD_PATH_MAX];  /* absolute xenstore path of our backend directory */
+	char backend[VBD_PATH_MAX];  /* absolute xenstore path of our backend directory; "" while none */
 	char frontend[VBD_PATH_MAX]; /* read from <backend>/frontend */
 	uint16_t frontend_id;
 	struct vbd_features features;
-	bool readonly;
+	bool readonly;      /* the disk's own setting (the engine is opened so) */
+	bool mode_readonly; /* the served backend's `mode` is r: read-only for this frontend */
+
+	/* A claim disk finds its backend directory itself (claim.h); claimed while backend[0]. */
+	bool has_claim;
+	bool claim_pending; /* a watch event touched its domain: look again */
+	struct claim_spec claim;
+	bool shutdown_done;       /* shutdown-done written for this backend directory */
+	bool shutdown_bad_logged; /* an unknown shutdown-request was logged once */
 
 	char engine_kind[16];
 	char path[VBD_PATH_MAX];
@@ -111,7 +120,7 @@ struct vbd {
 
 	int state;          /* our xenbus state as last written */
 	bool connected;     /* queues running */
-	bool paused;
+	bool paused;        /* asked for, in any state: queues start paused while it holds */
 	bool gone;          /* backend directory removed or frontend domain dead */
 	int event_fd;       /* workers signal the control path (queue failed) */
 	char last_error[160];
@@ -120,8 +129,14 @@ struct vbd {
 	struct vbd *next;
 };
 
+/* Read-only for the connected frontend: the disk is, or the toolstack's `mode` says so. */
+static inline bool vbd_readonly(const struct vbd *v)
+{
+	return v->readonly || v->mode_readonly;
+}
+
 /* Queue data path (queue.c). */
-int queue_start(struct queue *q);
+int queue_start(struct queue *q, bool paused);
 void queue_command(struct queue *q, enum queue_cmd cmd); /* waits until the worker got there */
 void queue_join(struct queue *q);
 void queue_free_private(struct queue *q);

@@ -8,10 +8,11 @@
 
 struct vbd_config {
 	const char *name;
-	const char *backend; /* absolute xenstore path */
+	const char *backend; /* absolute xenstore path, or NULL (claim disks, NBD only) */
 	const char *engine;  /* "uring" or "null" */
 	const char *path;
 	bool readonly;
+	bool paused;
 	uint64_t null_size;
 	struct vbd_features features;
 };

@@ -52,18 +52,22 @@ static void handle_xenstore(struct daemon *d)
 					vbd_disconnect(v);
 				}
 			}
+		} else if (strcmp(token, CLAIMS_TOKEN) == 0) {
+			claims_note(d, vec[XS_WATCH_PATH]);
 		} else {
 			for (struct vbd *v = d->vbds; v; v = v->next) {
 				char t[VBD_NAME_MAX + 8];
 				xenbus_token(v, t, sizeof(t));
 				if (strcmp(t, token) == 0) {
-					xenbus_reconcile(&d->xb, v);
+					daemon_reconcile(d, v);
 					break;
 				}
 			}
 		}
 		free(vec);
 	}
+	/* Once per batch: the toolstack writes a device in one transaction, many events. */
+	claims_run(d);
 }
 
 /* Releases whatever was set up (any of it may be missing) and returns `rc`. */
@@ -71,6 +75,7 @@ static int finish(struct daemon *d, json_t *disks, int sfd, int rc)
 {
 	while (d->vbds)
 		daemon_remove(d, d->vbds);
+	claims_sync_watches(d);
 	if (d->rpc)
 		rpc_server_close(d->rpc);
 	if (d->xb.xs)

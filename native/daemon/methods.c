@@ -77,11 +77,44 @@ static int start_nbd(struct vbd *v, const char *path, char *msg, size_t msglen)
 	return 0;
 }
 
+/* Where the disk is served: `backend`, `claim`, or neither (NBD only, then nbd_socket is required). */
+static bool get_target(json_t *params, char *abs, size_t abslen, struct claim_spec *claim, bool *has_claim, char *msg,
+		       size_t msglen)
+{
+	json_t *backend = json_object_get(params, "backend"), *c = json_object_get(params, "claim");
+	abs[0] = '\0';
+	*has_claim = c != NULL;
+	if (backend && c) {
+		snprintf(msg, msglen, "backend and claim are mutually exclusive");
+		return false;
+	}
+	if (c)
+		return claim_spec_parse(c, claim, msg, msglen) == 0;
+	if (!backend) {
+		if (json_object_get(params, "nbd_socket"))
+			return true;
+		snprintf(msg, msglen, "backend (the xenstore backend directory) or claim is required, unless nbd_socket "
+				      "alone is asked for");
+		return false;
+	}
+	const char *b = json_is_string(backend) ? json_string_value(backend) : NULL;
+	if (!b || !b[0]) {
+		snprintf(msg, msglen, "backend must be a xenstore backend directory");
+		return false;
+	}
+	int n = b[0] == '/' ? snprintf(abs, abslen, "%s", b) : snprintf(abs, abslen, "/local/domain/0/%s", b);
+	if (n < 0 || (size_t)n >= abslen) {
+		snprintf(msg, msglen, "backend path too long");
+		return false;
+	}
+	return true;
+}
+
 struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msglen)
 {
-	static const char *const known[] = { "name", "backend", "engine", "path", "readonly", "size", "queues",
-					     "max_ring_order", "max_indirect_segments", "persistent", "discard",
-					     "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", NULL };
+	static const char *const known[] = { "name", "backend", "claim", "engine", "path", "readonly", "paused", "size",
+					     "queues", "max_ring_order", "max_indirect_segments", "persistent",
+					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", NULL };
 	const char *key;
 	json_t *val;
 	json_object_foreach(params, key, val) {
@@ -95,7 +128,6 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 	}
 	struct vbd_config cfg = { .features = d->defaults };
 	cfg.name = get_string(params, "name");
-	const char *backend = get_string(params, "backend");
 	cfg.engine = get_string(params, "engine");
 	cfg.path = get_string(params, "path");
 	if (!cfg.name || !cfg.name[0] || strlen(cfg.name) >= VBD_NAME_MAX || strpbrk(cfg.name, "/ \t\n")) {
@@ -106,24 +138,18 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 		snprintf(msg, msglen, "a disk named %s already exists", cfg.name);
 		return NULL;
 	}
-	if (!backend || !backend[0]) {
-		snprintf(msg, msglen, "backend (the xenstore backend directory) is required");
-		return NULL;
-	}
 	char abs[VBD_PATH_MAX];
-	int n = backend[0] == '/' ? snprintf(abs, sizeof(abs), "%s", backend)
-				  : snprintf(abs, sizeof(abs), "/local/domain/0/%s", backend);
-	if (n < 0 || (size_t)n >= sizeof(abs)) {
-		snprintf(msg, msglen, "backend path too long");
+	struct claim_spec claim;
+	bool has_claim;
+	if (!get_target(params, abs, sizeof(abs), &claim, &has_claim, msg, msglen))
 		return NULL;
-	}
-	for (struct vbd *v = d->vbds; v; v = v->next) {
+	for (struct vbd *v = d->vbds; v && abs[0]; v = v->next) {
 		if (strcmp(v->backend, abs) == 0) {
 			snprintf(msg, msglen, "%s is already served by disk %s", abs, v->name);
 			return NULL;
 		}
 	}
-	cfg.backend = abs;
+	cfg.backend = abs[0] ? abs : NULL;
 	if (!cfg.engine)
 		cfg.engine = "uring";
 	unsigned long size = 0, queues = cfg.features.max_queues, order = cfg.features.max_ring_order,
@@ -133,6 +159,7 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 	    !get_uint(params, "max_indirect_segments", BLKIF_MAX_INDIRECT_SEGMENTS, &indirect, msg, msglen) ||
 	    !get_uint(params, "pool_pages", 1u << 20, &pool, msg, msglen) || !get_uint(params, "poll_us", 1000000, &poll, msg, msglen) ||
 	    !get_bool(params, "readonly", &cfg.readonly, msg, msglen) ||
+	    !get_bool(params, "paused", &cfg.paused, msg, msglen) ||
 	    !get_bool(params, "persistent", &cfg.features.persistent, msg, msglen) ||
 	    !get_bool(params, "discard", &cfg.features.discard, msg, msglen) ||
 	    !get_bool(params, "flush", &cfg.features.flush, msg, msglen) ||
@@ -166,18 +193,36 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 		vbd_destroy(v);
 		return NULL;
 	}
-	if (xenbus_attach(&d->xb, v, msg, msglen) != 0) {
+	if (v->backend[0] && xenbus_attach(&d->xb, v, msg, msglen) != 0) {
 		nbd_server_stop(v->nbd);
 		vbd_destroy(v);
 		return NULL;
 	}
+	v->has_claim = has_claim;
+	if (has_claim)
+		v->claim = claim;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = v };
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, v->event_fd, &ev);
 	v->next = d->vbds;
 	d->vbds = v;
-	log_info("%s: serving %s (%s engine, %s) at %s", v->name, v->path[0] ? v->path : "-", v->engine_kind,
-		 v->readonly ? "read-only" : "read-write", v->backend);
-	xenbus_reconcile(&d->xb, v);
+	if (has_claim && claims_sync_watches(d) != 0) {
+		snprintf(msg, msglen, "cannot watch %s/%s", CLAIM_ROOT, claim.kind);
+		daemon_remove(d, v);
+		return NULL;
+	}
+	const char *access = v->readonly ? "read-only" : "read-write";
+	if (v->backend[0]) {
+		log_info("%s: serving %s (%s engine, %s) at %s", v->name, v->path[0] ? v->path : "-", v->engine_kind, access,
+			 v->backend);
+		daemon_reconcile(d, v);
+	} else if (has_claim) {
+		log_info("%s: %s (%s engine, %s) waits for %s/%s/%u/* with %s = %s", v->name, v->path[0] ? v->path : "-",
+			 v->engine_kind, access, CLAIM_ROOT, claim.kind, claim.domid, claim.key, claim.value);
+		claims_try(d, v);
+	} else {
+		log_info("%s: %s (%s engine, %s) over NBD only", v->name, v->path[0] ? v->path : "-", v->engine_kind, access);
+	}
+	claims_run(d);
 	return v;
 }
 
@@ -194,12 +239,9 @@ void daemon_remove(struct daemon *d, struct vbd *v)
 	v->nbd = NULL;
 	xenbus_detach(&d->xb, v);
 	vbd_disconnect(v);
-	if (!v->gone) {
-		/* Tell the frontend the device is going. */
-		char path[VBD_PATH_MAX + 16];
-		snprintf(path, sizeof(path), "%s/state", v->backend);
-		xs_write(d->xb.xs, XBT_NULL, path, "6", 1);
-	}
+	xenbus_closed(&d->xb, v);
+	if (v->has_claim)
+		claims_sync_watches(d);
 	log_info("%s: removed", v->name);
 	vbd_destroy(v);
 }
@@ -217,6 +259,12 @@ static json_t *describe(const struct vbd *v)
 		json_object_set_new(o, "persistent", json_boolean(v->persistent));
 		json_object_set_new(o, "max_indirect_segments", json_integer(v->features.max_indirect_segments));
 	}
+	if (v->backend[0])
+		json_object_set_new(o, "mode", json_string(v->mode_readonly ? "r" : "w"));
+	if (v->has_claim)
+		json_object_set_new(o, "claim", json_pack("{s:i, s:s, s:s, s:s, s:b}", "domid", (int)v->claim.domid, "kind",
+							  v->claim.kind, "key", v->claim.key, "value", v->claim.value,
+							  "claimed", v->backend[0] != '\0'));
 	if (v->nbd)
 		json_object_set_new(o, "nbd_socket", json_string(nbd_server_path(v->nbd)));
 	if (v->last_error[0])

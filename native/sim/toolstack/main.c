@@ -5,13 +5,14 @@
  *     create-domain N [--pages P] [--grants G]
  *     destroy-domain N
  *     add-vbd N DEVID [--kind qdisk|vbd|vbd3] [--backend-domid B] [--mode w|r] [--params STR]
- *             [--device-type disk|cdrom] [--protocol P] [--backend-key KEY=VALUE]...
- *     remove-vbd N DEVID [--kind K] [--backend-domid B]
+ *             [--device-type disk|cdrom] [--protocol P] [--backend-key KEY=VALUE]... [--wait-hotplug]
+ *     remove-vbd N DEVID [--kind K] [--backend-domid B] [--shutdown-request normal|force]
  *
  * XENSTORED_PATH names dom0's xenstored socket and XENSIM_HV_PATH the
  * hypervisor's, unless --xs/--hv override them. Exit 0 on success, 1 when
  * a bounded wait ran out (the operation was completed anyway), 2 on usage
- * errors, other values on failures.
+ * errors, 5 when the backend refused the device (hotplug-error), other
+ * values on failures.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,8 +34,13 @@ static void usage(FILE *f)
 		   "  create-domain N [--pages P] [--grants G]\n"
 		   "  destroy-domain N\n"
 		   "  add-vbd N DEVID [--kind qdisk|vbd|vbd3] [--backend-domid B] [--mode w|r] [--params STR]\n"
-		   "          [--device-type disk|cdrom] [--protocol P] [--backend-key KEY=VALUE]...\n"
-		   "  remove-vbd N DEVID [--kind K] [--backend-domid B]\n");
+		   "          [--device-type disk|cdrom] [--protocol P] [--backend-key KEY=VALUE]... [--wait-hotplug]\n"
+		   "      --wait-hotplug: then wait (--timeout) for the backend's hotplug-status=connected,\n"
+		   "      as xenopsd does; exit 1 if it did not come, 5 on a hotplug-error\n"
+		   "  remove-vbd N DEVID [--kind K] [--backend-domid B] [--shutdown-request normal|force]\n"
+		   "      online=0 and Closing, wait for the frontend to close; or write shutdown-request and\n"
+		   "      wait for shutdown-done; qdisk: hotplug-status deleted once the backend is Closed;\n"
+		   "      then both directories removed (exit 1 if a wait ran out)\n");
 }
 
 static int num(const char *s, uint32_t max, uint32_t *out)
@@ -52,7 +58,7 @@ static int num(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-enum { C_PAGES = 256, C_GRANTS, C_KIND, C_BDOM, C_MODE, C_PARAMS, C_DTYPE, C_PROTO, C_BKEY };
+enum { C_PAGES = 256, C_GRANTS, C_KIND, C_BDOM, C_MODE, C_PARAMS, C_DTYPE, C_PROTO, C_BKEY, C_WAITHP, C_SHUTDOWN };
 
 static const struct option cmd_opts[] = {
 	{ "pages", required_argument, NULL, C_PAGES },
@@ -64,6 +70,8 @@ static const struct option cmd_opts[] = {
 	{ "device-type", required_argument, NULL, C_DTYPE },
 	{ "protocol", required_argument, NULL, C_PROTO },
 	{ "backend-key", required_argument, NULL, C_BKEY },
+	{ "wait-hotplug", no_argument, NULL, C_WAITHP },
+	{ "shutdown-request", required_argument, NULL, C_SHUTDOWN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -76,7 +84,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *hv_path = NULL, *cmd;
+	const char *hv_path = NULL, *cmd, *shutdown = NULL;
+	bool wait_hotplug = false;
 	struct vbd_spec vs = { .backend_domid = 0, .kind = "vbd", .mode = "w", .params = "",
 			       .device_type = "disk" };
 	uint32_t domid = 0, devid = 0, pages = DEFAULT_PAGES, grants = DEFAULT_GRANTS, t;
@@ -141,6 +150,12 @@ int main(int argc, char **argv)
 				goto bad;
 			vs.extra[vs.nextra++] = a;
 			break;
+		case C_WAITHP: wait_hotplug = true; break;
+		case C_SHUTDOWN:
+			if (strcmp(a, "normal") && strcmp(a, "force"))
+				goto bad;
+			shutdown = a;
+			break;
 		default:
 			goto bad;
 		}
@@ -154,6 +169,8 @@ int main(int argc, char **argv)
 		optind++;
 	}
 	if (optind + 1 != argc)
+		goto bad;
+	if ((wait_hotplug && strcmp(cmd, "add-vbd")) || (shutdown && strcmp(cmd, "remove-vbd")))
 		goto bad;
 
 	h = ts_xs_open();
@@ -182,9 +199,12 @@ int main(int argc, char **argv)
 		if (vbd_add(h, &vs) < 0) {
 			fprintf(stderr, "xensim-toolstack: add-vbd %u %u: %s\n", domid, devid, strerror(errno));
 			rc = 4;
+		} else if (wait_hotplug) {
+			rc = vbd_wait_hotplug(h, &vs);
+			rc = rc == -2 ? 5 : rc;
 		}
 	} else if (!strcmp(cmd, "remove-vbd")) {
-		rc = vbd_remove(h, domid, devid, vs.kind, vs.backend_domid);
+		rc = vbd_remove(h, domid, devid, vs.kind, vs.backend_domid, shutdown);
 		rc = rc < 0 ? 4 : rc;
 	} else {
 		fprintf(stderr, "xensim-toolstack: unknown command %s\n", cmd);

@@ -2,9 +2,13 @@
  * Adding and removing VBDs: libxl__device_generic_add / xenopsd
  * Vbd_Common.add_async write both directories in one transaction, the
  * backend's owned by the backend domain and readable by the guest, the
- * frontend's owned by the guest and readable by the backend; a clean unplug
- * is online=0 and Closing, a bounded wait for the frontend to close, then
- * removal of both directories.
+ * frontend's owned by the guest and readable by the backend; then, like
+ * Hotplug.wait_for_plug, a bounded wait for hotplug-status (or hotplug-error).
+ * A clean unplug is online=0 and Closing with a bounded wait for the
+ * frontend to close, or the shutdown-request variant waiting for
+ * shutdown-done; for qdisk the hotplug-status key is deleted once the
+ * backend is Closed ("qemu-dp does not delete the hotplug status key"); then
+ * both directories are removed.
  */
 #include "sim/toolstack/vbd.h"
 
@@ -98,8 +102,40 @@ int vbd_add(struct xs_handle *h, const struct vbd_spec *s)
 	return -1;
 }
 
-/* online=0, and Closing unless the backend is already Closed, in one transaction. */
-static int request_close(struct xs_handle *h, const char *be)
+static int hotplug_done(struct xs_handle *h, void *ctx)
+{
+	const char *be = ctx;
+	char *v = NULL;
+	int rc = 0;
+
+	if (ts_exists(h, be, "hotplug-error", &v)) {
+		fprintf(stderr, "xensim-toolstack: %s/hotplug-error: %s\n", be, v);
+		rc = -2;
+	} else if (ts_exists(h, be, "hotplug-status", &v) && strcmp(v, "connected") == 0) {
+		rc = 1;
+	}
+	free(v);
+	return rc;
+}
+
+int vbd_wait_hotplug(struct xs_handle *h, const struct vbd_spec *s)
+{
+	char fe[128], be[192];
+	int rc;
+
+	paths(s->domid, s->devid, s->kind, s->backend_domid, fe, sizeof(fe), be, sizeof(be));
+	rc = ts_wait_until(h, be, NULL, hotplug_done, be, ts_timeout_ms);
+	if (rc == 0)
+		fprintf(stderr, "xensim-toolstack: no hotplug-status in %s in time\n", be);
+	return rc == 1 ? 0 : rc == 0 ? 1 : rc;
+}
+
+/*
+ * xenopsd's unplug request, in one transaction: with `how` NULL, online=0 and
+ * Closing unless the backend is already Closed; with a shutdown request
+ * ("normal" or "force"), shutdown-request, and online=0 unless forced.
+ */
+static int request_unplug(struct xs_handle *h, const char *be, const char *how)
 {
 	char path[256];
 
@@ -107,7 +143,7 @@ static int request_close(struct xs_handle *h, const char *be)
 		xs_transaction_t t = xs_transaction_start(h);
 		unsigned int len;
 		char *st;
-		bool ok;
+		bool ok = true;
 
 		if (t == XBT_NULL)
 			return -1;
@@ -117,11 +153,16 @@ static int request_close(struct xs_handle *h, const char *be)
 			xs_transaction_end(h, t, true);
 			return 0; /* already gone */
 		}
-		snprintf(path, sizeof(path), "%s/online", be);
-		ok = xs_write(h, t, path, "0", 1);
-		if (ok && strcmp(st, "6") != 0) {
+		if (!how || strcmp(how, "force") != 0) {
+			snprintf(path, sizeof(path), "%s/online", be);
+			ok = xs_write(h, t, path, "0", 1);
+		}
+		if (how) {
+			snprintf(path, sizeof(path), "%s/shutdown-request", be);
+			ok = ok && xs_write(h, t, path, how, (unsigned)strlen(how));
+		} else if (strcmp(st, "6") != 0) {
 			snprintf(path, sizeof(path), "%s/state", be);
-			ok = xs_write(h, t, path, "5", 1);
+			ok = ok && xs_write(h, t, path, "5", 1);
 		}
 		free(st);
 		if (!ok) {
@@ -134,6 +175,36 @@ static int request_close(struct xs_handle *h, const char *be)
 			return -1;
 	}
 	return -1;
+}
+
+/* shutdown-done written, or the backend directory gone. */
+static int shutdown_done(struct xs_handle *h, void *ctx)
+{
+	const char *be = ctx;
+
+	return ts_exists(h, be, "shutdown-done", NULL) || !ts_exists(h, be, "state", NULL);
+}
+
+struct unplug_wait {
+	const char *fe, *be;
+	bool qdisk;
+};
+
+static bool is_closed(struct xs_handle *h, const char *dir)
+{
+	char *v = NULL;
+	bool closed = ts_exists(h, dir, "state", &v) && strcmp(v, "6") == 0;
+
+	free(v);
+	return closed;
+}
+
+/* What xenopsd waits for on an unplug: the frontend Closed or gone; for qdisk the backend Closed also ends it. */
+static int unplugged(struct xs_handle *h, void *ctx)
+{
+	const struct unplug_wait *u = ctx;
+
+	return !ts_exists(h, u->fe, "state", NULL) || is_closed(h, u->fe) || (u->qdisk && is_closed(h, u->be));
 }
 
 /* backend/<kind>/<domid> goes with its last device, as xl leaves no empty directories behind. */
@@ -155,12 +226,14 @@ static void rm_backend(struct xs_handle *h, const char *be)
 	free(left);
 }
 
-int vbd_remove(struct xs_handle *h, uint32_t domid, uint32_t devid, const char *kind, uint32_t backend_domid)
+int vbd_remove(struct xs_handle *h, uint32_t domid, uint32_t devid, const char *kind, uint32_t backend_domid,
+	       const char *shutdown)
 {
 	char fe[128], be[192], path[256];
 	unsigned int len;
 	char *b;
-	int st;
+	int st, late = 0;
+	bool qdisk;
 
 	paths(domid, devid, kind, backend_domid, fe, sizeof(fe), be, sizeof(be));
 	/* The frontend names its backend; trust that over our guess of the kind. */
@@ -169,17 +242,39 @@ int vbd_remove(struct xs_handle *h, uint32_t domid, uint32_t devid, const char *
 	if (b && strlen(b) < sizeof(be))
 		strcpy(be, b);
 	free(b);
-	if (request_close(h, be) < 0) {
-		fprintf(stderr, "xensim-toolstack: cannot request close of %s: %s\n", be, strerror(errno));
+	qdisk = strstr(be, "/backend/qdisk/") != NULL;
+	if (request_unplug(h, be, shutdown) < 0) {
+		fprintf(stderr, "xensim-toolstack: cannot request the unplug of %s: %s\n", be, strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/state", fe);
-	st = ts_wait_state(h, path, 1u << XB_CLOSED, ts_timeout_ms);
-	if (st == -1)
-		fprintf(stderr, "xensim-toolstack: frontend %s did not close in time; removing anyway\n", fe);
+	if (shutdown) {
+		if (!ts_wait_until(h, be, NULL, shutdown_done, be, ts_timeout_ms)) {
+			fprintf(stderr, "xensim-toolstack: no shutdown-done in %s in time; removing anyway\n", be);
+			late = 1;
+		}
+	} else {
+		struct unplug_wait u = { .fe = fe, .be = be, .qdisk = qdisk };
+		if (!ts_wait_until(h, fe, be, unplugged, &u, ts_timeout_ms)) {
+			fprintf(stderr, "xensim-toolstack: frontend %s did not close in time; removing anyway\n", fe);
+			late = 1;
+		}
+	}
+	/* qemu-dp leaves hotplug-status behind: xenopsd deletes it once the backend is Closed. */
+	if (qdisk) {
+		snprintf(path, sizeof(path), "%s/state", be);
+		st = late ? -1 : ts_wait_state(h, path, 1u << XB_CLOSED, ts_timeout_ms);
+		if (st == -1 && !late) {
+			fprintf(stderr, "xensim-toolstack: backend %s did not close in time; removing anyway\n", be);
+			late = 1;
+		}
+		if (st != -2) {
+			snprintf(path, sizeof(path), "%s/hotplug-status", be);
+			xs_rm(h, XBT_NULL, path);
+		}
+	}
 	xs_rm(h, XBT_NULL, fe);
 	rm_backend(h, be);
-	return st == -1 ? 1 : 0;
+	return late;
 }
 
 int vbd_hard_remove(struct xs_handle *h, const char *fe)

@@ -17,8 +17,16 @@ struct vbd_spec {
 };
 
 int vbd_add(struct xs_handle *h, const struct vbd_spec *s);
-/* Clean unplug; 0, or 1 if the frontend did not close in time (both directories are removed anyway). */
-int vbd_remove(struct xs_handle *h, uint32_t domid, uint32_t devid, const char *kind, uint32_t backend_domid);
+/* After vbd_add, as xenopsd: 0 once the backend wrote hotplug-status = connected, 1 on timeout,
+ * -2 if it wrote hotplug-error instead (printed). */
+int vbd_wait_hotplug(struct xs_handle *h, const struct vbd_spec *s);
+/*
+ * Clean unplug. shutdown NULL: online=0 and Closing, wait for the frontend to close; "normal" or
+ * "force": shutdown-request, wait for shutdown-done. For qdisk, hotplug-status is deleted once the
+ * backend is Closed. 0, or 1 if a wait ran out (both directories are removed anyway).
+ */
+int vbd_remove(struct xs_handle *h, uint32_t domid, uint32_t devid, const char *kind, uint32_t backend_domid,
+	       const char *shutdown);
 /* Hard unplug after the domain died: online=0, frontend removed at once, backend removed once Closed. */
 int vbd_hard_remove(struct xs_handle *h, const char *fe_path);
 

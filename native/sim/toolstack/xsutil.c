@@ -90,6 +90,51 @@ int ts_wait_state(struct xs_handle *h, const char *path, unsigned mask, int time
 	return rc;
 }
 
+int ts_wait_until(struct xs_handle *h, const char *watch, const char *watch2,
+		  int (*check)(struct xs_handle *h, void *ctx), void *ctx, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	bool watching = xs_watch(h, watch, "ts-until");
+	bool watching2 = watch2 && xs_watch(h, watch2, "ts-until");
+	int rc;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
+		char **vec;
+		uint64_t now;
+
+		rc = check(h, ctx);
+		if (rc)
+			break;
+		now = now_ms();
+		if (now >= deadline)
+			break;
+		poll(&pfd, 1, (int)(deadline - now < 100 ? deadline - now : 100));
+		while ((vec = xs_check_watch(h)) != NULL)
+			free(vec);
+	}
+	if (watching)
+		xs_unwatch(h, watch, "ts-until");
+	if (watching2)
+		xs_unwatch(h, watch2, "ts-until");
+	return rc;
+}
+
+bool ts_exists(struct xs_handle *h, const char *dir, const char *key, char **value)
+{
+	char path[512];
+	unsigned int len;
+	char *v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	v = xs_read(h, XBT_NULL, path, &len);
+	if (value)
+		*value = v;
+	else
+		free(v);
+	return v != NULL;
+}
+
 void ts_dev_name(uint32_t devid, char *buf, unsigned len)
 {
 	unsigned disk;

@@ -111,6 +111,35 @@ static void test_unwatch(struct xs_handle *h, struct xs_handle *w)
     CHECK_EVENT(h, "/w/barrier", "tok");
 }
 
+/* xenblkd's claim watch: set where nothing exists yet, then a device
+ * written in one transaction (each node fires, below the watch), then its
+ * domain's directory removed (the removed root fires, and watches set
+ * exactly on removed descendants). */
+static void test_absent_tree(struct xs_handle *h, struct xs_handle *w)
+{
+    xs_transaction_t t;
+
+    CHECK(xs_watch(h, "/be/qdisk", "claims"));
+    CHECK_EVENT(h, "/be/qdisk", "claims");
+    CHECK(xs_watch(h, "/be/qdisk/5/768", "dev"));
+    CHECK_EVENT(h, "/be/qdisk/5/768", "dev");
+    t = xs_transaction_start(w);
+    CHECK(t != XBT_NULL);
+    CHECK(th_write(w, t, "/be/qdisk/5/768/frontend-id", "5"));
+    CHECK(th_write(w, t, "/be/qdisk/5/768/sm-data/key", "v"));
+    CHECK(xs_transaction_end(w, t, false));
+    CHECK_EVENT(h, "/be/qdisk/5/768/frontend-id", "claims");
+    CHECK_EVENT(h, "/be/qdisk/5/768/frontend-id", "dev");
+    CHECK_EVENT(h, "/be/qdisk/5/768/sm-data/key", "claims");
+    CHECK_EVENT(h, "/be/qdisk/5/768/sm-data/key", "dev");
+    CHECK(xs_rm(w, XBT_NULL, "/be/qdisk/5"));
+    CHECK_EVENT(h, "/be/qdisk/5/768", "dev");
+    CHECK_EVENT(h, "/be/qdisk/5", "claims");
+    CHECK_NO_EVENT(h, 100);
+    CHECK(xs_unwatch(h, "/be/qdisk", "claims"));
+    CHECK(xs_unwatch(h, "/be/qdisk/5/768", "dev"));
+}
+
 /* Events for a handle's own writes arrive while it waits for the replies:
  * libxenstore must sort them out, every reply matched, every event kept. */
 static void test_interleaved(struct xs_handle *h)
@@ -247,6 +276,7 @@ int main(void)
     test_relative(h, w);
     test_rm_events(h, w);
     test_unwatch(h, w);
+    test_absent_tree(h, w);
     test_interleaved(h);
     test_domain_filter(w);
     CHECK(xs_unwatch(h, "/w", "tok"));

@@ -1,0 +1,6 @@
+# Unit tests of the claim logic (backend/claim.c, backend/bekeys.c); the search runs against the
+# simulated xenstored, started beside the test as the xenstored tests do.
+$(eval $(call ctest,test_claim,backend/test_claim.c backend/claim.c backend/bekeys.c daemon/log.c \
+	sim/xenstored/test_harness.c,$(LDLIBS_XEN) $(LDLIBS_JSON)))
+$(BUILD)/test_claim: | $(BUILD)/xensim-xenstored
+$(BUILD)/san/test_claim: | $(BUILD)/san/xensim-xenstored
