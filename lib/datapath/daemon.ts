@@ -49,8 +49,40 @@ export function listDisks(p: VolumePaths): DiskInfo[] | undefined {
   }
 }
 
+/**
+ * Daemons started for this socket, whatever our state says: one whose
+ * starter was killed while it was still getting ready has no socket yet and
+ * no recorded pid, and must not be left running beside a new one.
+ */
+export function daemonsFor(p: VolumePaths): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone
+    }
+    const at = argv.indexOf('--socket');
+    if (path.basename(argv[0]) === EXE && at > 0 && argv[at + 1] === p.control) found.push(Number(name));
+  }
+  return found;
+}
+
+function stopStrays(p: VolumePaths): void {
+  for (const pid of daemonsFor(p)) {
+    try {
+      if (stopDaemon(pid, 5_000) === 'killed') log.warning(`${EXE} ${pid} had to be killed`);
+    } catch (e) {
+      log.warning(`stopping ${EXE} ${pid}: ${(e as Error).message}`);
+    }
+  }
+}
+
 /** Starts a daemon serving the image over NBD; returns its pid. */
 export function startBackend(p: VolumePaths, image: string, readOnly: boolean): number {
+  stopStrays(p);
   // A killed daemon's sockets would be in the way.
   fs.rmSync(p.control, { force: true });
   fs.rmSync(p.nbd, { force: true });
@@ -76,9 +108,7 @@ export function stopBackend(p: VolumePaths, pid: number | undefined): void {
     } catch (e) {
       log.warning(`stopping ${EXE} ${pid}: ${(e as Error).message}`);
     }
-  } else if (!pid) {
-    // Started by a call that died before recording the pid: wait for the socket to go.
-    const deadline = Date.now() + 10_000;
-    while (fs.existsSync(p.control) && listDisks(p) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
+  // Any other daemon for this volume (started by a call killed before it recorded the pid).
+  stopStrays(p);
 }

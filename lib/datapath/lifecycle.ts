@@ -11,7 +11,7 @@ import type { Backend } from '../wire/schemas';
 import { fileTargetOf, type FileTarget } from '../store/file/target';
 import { log } from '../util/log';
 import { markActive, markInactive } from './activity';
-import { EXPORT_NAME, listDisks, rpc, startBackend, stopBackend, type DiskInfo } from './daemon';
+import { daemonsFor, EXPORT_NAME, listDisks, rpc, startBackend, stopBackend, type DiskInfo } from './daemon';
 import { dropSavedContents, hasSavedContents, keepContents, resetContents } from './nonpersistent';
 import { datapathDir, loadState, pathsOf, removeState, saveState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
 
@@ -49,6 +49,11 @@ function addGuestDisk(p: VolumePaths, t: FileTarget, domid: number, active: bool
 /** Makes sure a daemon runs and serves every attached guest (after a crash too). */
 function ensureDaemon(p: VolumePaths, st: VolumeState, t: FileTarget): void {
   let disks: DiskInfo[] | undefined = listDisks(p);
+  if (disks && daemonsFor(p).length > 1) {
+    // Calls killed while starting daemons left two racing for the socket: start over with one.
+    log.warning(`more than one daemon for ${t.image}: restarting`);
+    disks = undefined;
+  }
   if (!disks) {
     if (st.pid) log.warning(`the daemon of ${t.image} (pid ${st.pid}) is gone: starting a new one`);
     stopBackend(p, st.pid); // a hung one that no longer answers

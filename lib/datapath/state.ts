@@ -72,6 +72,13 @@ export function removeState(p: VolumePaths): void {
   for (const f of [p.state, p.control, p.nbd]) fs.rmSync(f, { force: true });
 }
 
+/** State temporaries of writers that died mid-write: only lock holders write, so any found under the lock is stale. */
+function removeTemporaries(p: VolumePaths): void {
+  const dir = path.dirname(p.state);
+  const prefix = `.${path.basename(p.state)}.`;
+  for (const f of fs.readdirSync(dir)) if (f.startsWith(prefix) && f.endsWith('.tmp')) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 /** Runs body holding the volume's datapath lock. */
 export function withVolumeLock<T>(p: VolumePaths, body: () => T): T {
   fs.mkdirSync(path.dirname(p.lock), { recursive: true, mode: 0o700 });
@@ -80,6 +87,7 @@ export function withVolumeLock<T>(p: VolumePaths, body: () => T): T {
     // undefined: the last detach removed the lock file while we waited; take a new one.
     if (!lock) continue;
     try {
+      removeTemporaries(p);
       return body();
     } finally {
       // No state, no lock file: nothing is left once a volume is forgotten (waiters see it unlinked and retry).

@@ -250,10 +250,12 @@ test('after a host reboot the runtime state is rebuilt and a stale active record
 test('a plugin killed in the middle of attach: the next attach works and detach leaves nothing', async () => {
   const vol = x.volume(16 * MiB, 'killed');
   const uri = x.stat(vol.key).uri[0];
-  for (const delay of [5, 40, 80, 120, 160, 220, 300]) {
-    const { child, done } = x.host.spawn('datapath', 'Datapath.attach', { dbg: 'xapi', uri, domain: '0' });
-    setTimeout(() => child.kill('SIGKILL'), delay);
-    await done;
+  // Killed at points spread over the call, starting the daemon included; some calls overlap.
+  for (const delay of [5, 40, 80, 100, 120, 140, 160, 180, 220, 300]) {
+    const calls = [0, 1].map(() => x.host.spawn('datapath', 'Datapath.attach', { dbg: 'xapi', uri, domain: '0' }));
+    setTimeout(() => calls[0].child.kill('SIGKILL'), delay);
+    setTimeout(() => calls[1].child.kill('SIGKILL'), delay / 2 + 60);
+    await Promise.all(calls.map((c) => c.done));
   }
   const att = x.attach(vol.key, '0');
   x.datapath('activate', vol.key, '0');
