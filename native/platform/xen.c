@@ -2,6 +2,8 @@
 #include "platform/platform.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,6 +106,14 @@ static struct evtchn *xen_evtchn_bind(struct platform *p, uint16_t domid, uint32
 	e->xce = xenevtchn_open(NULL, 0);
 	if (!e->xce)
 		goto fail;
+	/*
+	 * libxenevtchn opens /dev/xen/evtchn blocking, and xenevtchn_pending() is a read() on it:
+	 * evtchn_ack's drain loop relies on EAGAIN once nothing is pending, or the worker would
+	 * block in its second read until the frontend's next notification.
+	 */
+	int fd = xenevtchn_fd(e->xce), fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		goto fail;
 	xenevtchn_port_or_error_t local = xenevtchn_bind_interdomain(e->xce, domid, remote_port);
 	if (local < 0)
 		goto fail;
@@ -132,7 +142,13 @@ static int xen_evtchn_ack(struct evtchn *base)
 	struct xen_evtchn *e = (struct xen_evtchn *)base;
 	int n = 0;
 	for (;;) {
-		/* The fd is non-blocking, so pending() returns -1/EAGAIN when nothing is left. */
+		/*
+		 * pending() is a read() that blocks when nothing is pending, even with O_NONBLOCK
+		 * on some kernels (xenevtchn.h): ask poll() first, as that header says to.
+		 */
+		struct pollfd pfd = { .fd = xenevtchn_fd(e->xce), .events = POLLIN };
+		if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
+			break;
 		xenevtchn_port_or_error_t port = xenevtchn_pending(e->xce);
 		if (port < 0)
 			break;
