@@ -10,7 +10,7 @@ DATAPATH_DIR := plugins/datapath/$(SR_TYPE)
 LIBEXEC := $(DESTDIR)$(PREFIX)/libexec/xapi-storage-script
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/xapi-storage-spdk
 
-.PHONY: all deps build plugins native typecheck test test-native bench bench-backend demo install clean
+.PHONY: all deps build plugins native typecheck test test-native test-xen test-xen-quick bench bench-backend demo install clean
 all: build plugins native
 
 # Debian packages and npm packages, whatever is missing (run as root on Debian 12).
@@ -44,6 +44,16 @@ test: all typecheck test-native
 	npx jest --ci
 	# The simulator tests again with every native program built with ASan+UBSan.
 	XENBLKD_SAN=1 npx jest --ci spec/sim
+
+# The real-Xen tier (root; installs qemu-system-x86 and debootstrap if missing; images cached in
+# $(XEN_CACHE) or /var/cache/xapi-storage-spdk-xen): Xen 4.17 + Debian dom0 in QEMU TCG, our plugins
+# and xenblkd against running PV guests' xen-blkfront. See spec/xen/README.md.
+test-xen: all
+	bash spec/xen/run.sh
+
+# The reduced form: plug into a running guest, negotiated features, verified fio, teardown.
+test-xen-quick: all
+	CASES=plug,features,fio bash spec/xen/run.sh
 
 bench: all
 	node spec/bench/startup.mjs
