@@ -1,0 +1,13 @@
+/* The libFuzzer entry point every target defines; replay.c drives it without libFuzzer. */
+#ifndef FUZZ_FUZZ_H
+#define FUZZ_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Inputs the target accepted and checked further: replay fails when none were (the seeds have rotted). */
+extern unsigned long fuzz_accepted;
+
+#endif
