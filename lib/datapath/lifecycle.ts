@@ -13,7 +13,7 @@ import { log } from '../util/log';
 import { markActive, markInactive } from './activity';
 import { daemonsFor, EXPORT_NAME, listDisks, rpc, startBackend, stopBackend, type DiskInfo } from './daemon';
 import { dropSavedContents, hasSavedContents, keepContents, resetContents } from './nonpersistent';
-import { datapathDir, loadState, pathsOf, removeState, saveState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
+import { datapathDir, loadState, pathsOf, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
 
 /** The sm-data key xenopsd writes from XenDisk.extra and the daemon claims by. */
 export const CLAIM_KEY = 'xenblkd-disk';
@@ -72,16 +72,24 @@ function ensureDaemon(p: VolumePaths, st: VolumeState, t: FileTarget): void {
 function shutDown(p: VolumePaths, st: VolumeState): void {
   stopBackend(p, st.pid);
   st.pid = undefined;
-  if (st.attachments.length === 0 && !st.nonPersistent) removeState(p);
-  else saveState(p, st);
+  storeState(p, st);
+}
+
+/** Runs body on the volume's target, paths and state, holding its datapath lock. */
+function onVolume<R>(uri: string, body: (t: FileTarget, p: VolumePaths, st: VolumeState) => R, t = targetOf(uri)): R {
+  const p = pathsOf(t.image);
+  return withVolumeLock(p, () => body(t, p, loadState(p, uri, t.image)));
+}
+
+/** A control call on the guest's disk, when the domain is a guest and the daemon has its disk. */
+function guestDiskCall(p: VolumePaths, domain: string, method: string): void {
+  const domid = guestDomid(domain);
+  if (domid !== undefined && listDisks(p)?.some((d) => d.name === diskName(domid))) rpc(p, method, { name: diskName(domid) });
 }
 
 export function attach(uri: string, domain: string): Backend {
-  const t = targetOf(uri);
   guestDomid(domain); // checks it
-  const p = pathsOf(t.image);
-  withVolumeLock(p, () => {
-    const st = loadState(p, uri, t.image);
+  const p = onVolume(uri, (t, p, st) => {
     const added = !st.attachments.some((a) => a.domain === domain);
     if (added) st.attachments.push({ domain, active: false });
     saveState(p, st);
@@ -93,6 +101,7 @@ export function attach(uri: string, domain: string): Backend {
       else saveState(p, st);
       throw errors.io(`cannot start the backend for ${t.key}: ${(e as Error).message}`);
     }
+    return p;
   });
   return {
     implementations: [
@@ -103,11 +112,8 @@ export function attach(uri: string, domain: string): Backend {
 }
 
 export function activate(uri: string, domain: string): void {
-  const t = targetOf(uri);
   const domid = guestDomid(domain);
-  const p = pathsOf(t.image);
-  withVolumeLock(p, () => {
-    const st = loadState(p, uri, t.image);
+  onVolume(uri, (t, p, st) => {
     const a = st.attachments.find((x) => x.domain === domain);
     if (!a) throw errors.notAttached(`${uri} is not attached to domain ${domain}`);
     if (a.active) return;
@@ -130,17 +136,13 @@ export function activate(uri: string, domain: string): void {
 
 /** Stops new I/O for the domain (in-flight requests complete). */
 function quiesce(p: VolumePaths, t: FileTarget, domain: string): void {
-  const domid = guestDomid(domain);
-  if (domid !== undefined && listDisks(p)?.some((d) => d.name === diskName(domid))) rpc(p, 'disk_pause', { name: diskName(domid) });
+  guestDiskCall(p, domain, 'disk_pause');
   markInactive(t, domain);
 }
 
 export function deactivate(uri: string, domain: string): void {
-  const t = targetOf(uri);
   guestDomid(domain);
-  const p = pathsOf(t.image);
-  withVolumeLock(p, () => {
-    const st = loadState(p, uri, t.image);
+  onVolume(uri, (t, p, st) => {
     const a = st.attachments.find((x) => x.domain === domain);
     if (!a || !a.active) return;
     quiesce(p, t, domain);
@@ -151,40 +153,34 @@ export function deactivate(uri: string, domain: string): void {
 
 /** Releases everything the domain held; never fails (the IDL calls any error a bug). */
 export function detach(uri: string, domain: string): void {
-  let t: FileTarget;
+  let target: FileTarget;
   try {
-    t = targetOf(uri);
+    target = targetOf(uri);
     guestDomid(domain);
   } catch (e) {
     log.warning(`detach of ${uri} for domain ${domain}: nothing to do (${(e as Error).message})`);
     return;
   }
-  const p = pathsOf(t.image);
-  withVolumeLock(p, () => {
-    const st = loadState(p, uri, t.image);
+  onVolume(uri, (t, p, st) => {
     const a = st.attachments.find((x) => x.domain === domain);
     try {
       if (a?.active) quiesce(p, t, domain);
     } catch (e) {
       log.error(`detach: quiescing ${t.key} for domain ${domain}: ${(e as Error).message}`);
     }
-    const domid = guestDomid(domain);
     try {
-      if (domid !== undefined && listDisks(p)?.some((d) => d.name === diskName(domid))) rpc(p, 'disk_remove', { name: diskName(domid) });
+      guestDiskCall(p, domain, 'disk_remove');
     } catch (e) {
       log.error(`detach: removing ${t.key} from domain ${domain}: ${(e as Error).message}`);
     }
     st.attachments = st.attachments.filter((x) => x.domain !== domain);
     if (st.attachments.length === 0) shutDown(p, st);
     else saveState(p, st);
-  });
+  }, target);
 }
 
 export function open(uri: string, persistent: boolean): void {
-  const t = targetOf(uri);
-  const p = pathsOf(t.image);
-  withVolumeLock(p, () => {
-    const st = loadState(p, uri, t.image);
+  onVolume(uri, (t, p, st) => {
     if (persistent) {
       dropSavedContents(t);
       st.nonPersistent = undefined;
@@ -194,21 +190,16 @@ export function open(uri: string, persistent: boolean): void {
       keepContents(t);
       st.nonPersistent = true;
     }
-    if (st.attachments.length === 0 && !st.nonPersistent) removeState(p);
-    else saveState(p, st);
+    storeState(p, st);
   });
 }
 
 export function close(uri: string): void {
-  const t = targetOf(uri);
-  const p = pathsOf(t.image);
-  withVolumeLock(p, () => {
-    const st = loadState(p, uri, t.image);
+  onVolume(uri, (t, p, st) => {
     if (st.attachments.some((a) => a.active)) throw errors.vdiInUse(`${t.key} is still active for domain ${st.attachments.filter((a) => a.active).map((a) => a.domain).join(', ')}`);
     resetContents(t);
     st.nonPersistent = undefined;
-    if (st.attachments.length === 0) removeState(p);
-    else saveState(p, st);
+    storeState(p, st);
   });
 }
 

@@ -67,6 +67,12 @@ export function saveState(p: VolumePaths, st: VolumeState): void {
   writeJsonAtomic(p.state, st);
 }
 
+/** Saves the state, or forgets the volume when there is nothing left to remember. */
+export function storeState(p: VolumePaths, st: VolumeState): void {
+  if (st.attachments.length === 0 && !st.nonPersistent) removeState(p);
+  else saveState(p, st);
+}
+
 /** Forgets the volume: its state and the sockets a killed daemon left (the lock file goes on release). */
 export function removeState(p: VolumePaths): void {
   for (const f of [p.state, p.control, p.nbd]) fs.rmSync(f, { force: true });

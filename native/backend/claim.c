@@ -9,6 +9,7 @@
 #include <string.h>
 #include <xenstore.h>
 
+#include "control/params.h"
 #include "daemon/log.h"
 
 static bool is_word(const char *s)
@@ -60,16 +61,10 @@ int claim_spec_parse(struct json_t *j, struct claim_spec *out, char *msg, size_t
 		snprintf(msg, msglen, "claim must be an object {\"domid\": N, \"value\": \"...\"}");
 		return -1;
 	}
-	const char *member;
-	json_t *val;
-	json_object_foreach(j, member, val) {
-		bool ok = false;
-		for (int i = 0; known[i]; i++)
-			ok |= strcmp(member, known[i]) == 0;
-		if (!ok) {
-			snprintf(msg, msglen, "claim.%s is not a member of claim (domid, value, kind, key)", member);
-			return -1;
-		}
+	const char *unknown = params_unknown_member(j, known);
+	if (unknown) {
+		snprintf(msg, msglen, "claim.%s is not a member of claim (domid, value, kind, key)", unknown);
+		return -1;
 	}
 	json_t *domid = json_object_get(j, "domid");
 	if (!json_is_integer(domid) || json_integer_value(domid) < 1 || json_integer_value(domid) > CLAIM_DOMID_MAX) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "backend/vbd_ops.h"
+#include "control/params.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "nbd/server.h"
@@ -115,16 +116,10 @@ struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msgle
 	static const char *const known[] = { "name", "backend", "claim", "engine", "path", "readonly", "paused", "size",
 					     "queues", "max_ring_order", "max_indirect_segments", "persistent",
 					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", NULL };
-	const char *key;
-	json_t *val;
-	json_object_foreach(params, key, val) {
-		bool ok = false;
-		for (int i = 0; known[i]; i++)
-			ok |= strcmp(key, known[i]) == 0;
-		if (!ok) {
-			snprintf(msg, msglen, "unknown parameter %s", key);
-			return NULL;
-		}
+	const char *unknown = params_unknown_member(params, known);
+	if (unknown) {
+		snprintf(msg, msglen, "unknown parameter %s", unknown);
+		return NULL;
 	}
 	struct vbd_config cfg = { .features = d->defaults };
 	cfg.name = get_string(params, "name");
