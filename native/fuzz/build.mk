@@ -4,7 +4,7 @@
 $(eval $(call ctest,fuzz_request_replay,$(BLKIF_SRCS) fuzz/request.c fuzz/replay.c,))
 
 FUZZ_SECONDS ?= 60
-CLANG ?= clang
+CLANG ?= $(firstword $(foreach c,clang clang-14,$(shell command -v $(c) 2>/dev/null)) clang)
 $(BUILD)/libfuzzer/fuzz_request: $(BLKIF_SRCS) fuzz/request.c
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $^

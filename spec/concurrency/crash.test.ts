@@ -1,5 +1,6 @@
 // Crash safety: plugin processes SIGKILLed at random points of Volume.create,
-// snapshot, clone, destroy, set, unset, resize and SR.ls, several at a time.
+// snapshot, clone, destroy, set, unset, set_name, set_description, resize,
+// SR.set_name, SR.set_description and SR.ls, several at a time.
 // A model of what may have happened (each killed call either took effect or
 // did not) is checked against the SR afterwards: SR.ls collects what the
 // dead left behind, and then nothing is half-made, corrupt or locked.
@@ -12,6 +13,8 @@ import { checkSrFiles, errorName, judge, lockFree, LogWatch, rng, sleep, srRoot,
 
 const MiB = 1024 * 1024;
 const SEED = Number(process.env.CRASH_SEED) || Date.now() % 1_000_000;
+/** Batches of 4 calls run until this many were killed (CRASH_KILLS=0: 36 batches, 144 calls). */
+const KILLS_WANTED = process.env.CRASH_KILLS === undefined ? 1000 : Number(process.env.CRASH_KILLS);
 const random = rng(SEED);
 const pick = <T>(a: T[]): T => a[Math.floor(random() * a.length)];
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -76,6 +79,9 @@ type Exists = 'yes' | 'maybe' | 'no';
 interface ModelVolume {
   key: string;
   name: string;
+  /** Possible names and descriptions (a killed set_name leaves either). */
+  names: Set<string>;
+  descriptions: Set<string>;
   exists: Exists;
   readWrite: boolean;
   parent?: string;
@@ -92,7 +98,7 @@ interface Pending {
   parent?: string;
 }
 
-type OpKind = 'create' | 'snapshot' | 'clone' | 'destroy' | 'set' | 'unset' | 'resize' | 'ls';
+type OpKind = 'create' | 'snapshot' | 'clone' | 'destroy' | 'set' | 'unset' | 'rename' | 'describe' | 'resize' | 'sr-rename' | 'sr-describe' | 'ls';
 
 describe('plugin processes killed at random points', () => {
   let host: Host;
@@ -117,8 +123,9 @@ describe('plugin processes killed at random points', () => {
 
   const img = (key: string) => path.join(root, 'volumes', `${key}.img`);
 
-  test(`144 calls, most SIGKILLed at random points, leave a consistent SR (seed ${SEED})`, async () => {
-    const BATCHES = 36;
+  const title = KILLS_WANTED ? `${KILLS_WANTED} calls SIGKILLed` : '144 calls, most SIGKILLed';
+  test(`${title} at random points of every volume operation leave a consistent SR (seed ${SEED})`, async () => {
+    const BATCHES = KILLS_WANTED ? 100_000 : 36;
     const PARALLEL = 4;
     const volumes = new Map<string, ModelVolume>();
     const pending: Pending[] = [];
@@ -135,6 +142,8 @@ describe('plugin processes killed at random points', () => {
       volumes.set(v.key, {
         key: v.key,
         name: v.name,
+        names: new Set([v.name]),
+        descriptions: new Set([v.description]),
         exists: 'yes',
         readWrite: v.read_write,
         parent,
@@ -203,10 +212,13 @@ describe('plugin processes killed at random points', () => {
     volumes.get(keeper.key)!.sizes = new Set([2 * MiB]);
     presetKeys.calibration = 'x';
 
+    // The SR's own name and description, renamed by killed calls too.
+    const srNames = new Set<string>(['test SR']);
+    const srDescriptions = new Set<string>(['made by a test']);
     const stats = { spawned: 0, killed: 0, killedAfterStart: 0, killedByPlan: {} as Record<string, number>, completed: 0, killedByKind: {} as Record<string, number>, lsChecked: 0, adopted: 0 };
     const delays: number[] = [];
 
-    for (let b = 0; b < BATCHES; b++) {
+    for (let b = 0; b < BATCHES && (!KILLS_WANTED || stats.killed < KILLS_WANTED); b++) {
       const live = () => [...volumes.values()].filter((v) => v.exists !== 'no');
       const used = new Set<string>();
       const batch: { kind: OpKind; method: string; args: Record<string, unknown>; type: RpcType; target?: ModelVolume; extra: Record<string, unknown>; dbg: string; plan: KillPlan }[] = [];
@@ -218,7 +230,8 @@ describe('plugin processes killed at random points', () => {
         if (population < 16) add('create', 3);
         if (population < 16 && candidates.length) add('snapshot', 2), add('clone', 2);
         if (candidates.some((v) => !v.keeper)) add('destroy', population > 5 ? 5 : 2);
-        if (candidates.length) add('set', 4), add('unset', 1);
+        if (candidates.length) add('set', 4), add('unset', 1), add('rename', 1), add('describe', 1);
+        if (!batch.some((op) => op.kind.startsWith('sr-'))) add('sr-rename', 1), add('sr-describe', 1);
         if (candidates.some((v) => v.readWrite)) add('resize', 2);
         add('ls', 1);
         const kind = pick(kinds);
@@ -263,6 +276,19 @@ describe('plugin processes killed at random points', () => {
             }
             break;
           }
+          case 'rename':
+          case 'describe':
+            target = pick(candidates);
+            extra.value = `${kind === 'rename' ? 'named' : 'described'} ${dbg} ${'x'.repeat(Math.floor(random() * 300))}`;
+            method = kind === 'rename' ? 'Volume.set_name' : 'Volume.set_description';
+            args = kind === 'rename' ? { key: target.key, new_name: extra.value } : { key: target.key, new_description: extra.value };
+            break;
+          case 'sr-rename':
+          case 'sr-describe':
+            extra.value = `sr ${kind === 'sr-rename' ? 'named' : 'described'} ${dbg}`;
+            method = kind === 'sr-rename' ? 'SR.set_name' : 'SR.set_description';
+            args = kind === 'sr-rename' ? { new_name: extra.value } : { new_description: extra.value };
+            break;
           case 'resize': {
             target = pick(candidates.filter((v) => v.readWrite));
             extra.size = Math.max(...target.sizes) + 4096 * (1 + Math.floor(random() * 256));
@@ -326,6 +352,18 @@ describe('plugin processes killed at random points', () => {
             case 'unset':
               t!.keys.get(op.extra.k as string)!.add(undefined);
               break;
+            case 'rename':
+              t!.names.add(op.extra.value as string);
+              break;
+            case 'describe':
+              t!.descriptions.add(op.extra.value as string);
+              break;
+            case 'sr-rename':
+              srNames.add(op.extra.value as string);
+              break;
+            case 'sr-describe':
+              srDescriptions.add(op.extra.value as string);
+              break;
             case 'resize':
               t!.sizes.add(op.extra.size as number);
               break;
@@ -365,6 +403,20 @@ describe('plugin processes killed at random points', () => {
           case 'unset':
             t!.exists = 'yes';
             t!.keys.set(op.extra.k as string, new Set([op.method === 'Volume.set' ? (op.extra.v as string) : undefined]));
+            break;
+          case 'rename':
+            t!.exists = 'yes';
+            t!.names = new Set([op.extra.value as string]);
+            break;
+          case 'describe':
+            t!.exists = 'yes';
+            t!.descriptions = new Set([op.extra.value as string]);
+            break;
+          case 'sr-rename':
+            srNames.clear(), srNames.add(op.extra.value as string);
+            break;
+          case 'sr-describe':
+            srDescriptions.clear(), srDescriptions.add(op.extra.value as string);
             break;
           case 'resize':
             t!.exists = 'yes';
@@ -424,11 +476,16 @@ describe('plugin processes killed at random points', () => {
       expect(v.read_write).toBe(m.readWrite);
       expect(files.get(m.key)!.parent).toBe(m.parent);
       expect(m.sizes.has(v.virtual_size)).toBe(true);
+      if (!m.names.has(v.name)) throw new Error(`volume ${m.key} is named ${JSON.stringify(v.name)}, expected one of ${JSON.stringify([...m.names])}`);
+      if (!m.descriptions.has(v.description)) throw new Error(`volume ${m.key} is described ${JSON.stringify(v.description)}, expected one of ${JSON.stringify([...m.descriptions])}`);
       for (const [k, possible] of m.keys) {
         if (!possible.has(v.keys[k])) throw new Error(`volume ${m.key} key ${k} is ${JSON.stringify(v.keys[k])}, expected one of ${JSON.stringify([...possible])}`);
       }
       for (const k of Object.keys(v.keys)) expect(m.keys.has(k)).toBe(true);
     }
+    const srStat = host.call<{ name: string; description: string }>('volume', 'SR.stat', { dbg: nextDbg(), sr }, T.srStat);
+    expect([...srNames]).toContain(srStat.name);
+    expect([...srDescriptions]).toContain(srStat.description);
     // The keeper's keys, set before the kills, are intact.
     expect(byKey.get(keeper.key)!.keys).toMatchObject(presetKeys);
 
@@ -466,9 +523,9 @@ describe('plugin processes killed at random points', () => {
     console.log(`crash test: ${JSON.stringify(report)}`);
     // The test must actually have killed calls in the middle of their work (how many depends on
     // the machine's load: the kill delays are drawn before the calls' durations are known).
-    expect(stats.killed).toBeGreaterThanOrEqual(72);
-    expect(stats.killedAfterStart).toBeGreaterThanOrEqual(48);
-  }, 150_000);
+    expect(stats.killed).toBeGreaterThanOrEqual(KILLS_WANTED || 72);
+    expect(stats.killedAfterStart).toBeGreaterThanOrEqual(KILLS_WANTED ? KILLS_WANTED / 2 : 48);
+  }, KILLS_WANTED ? Math.max(150_000, KILLS_WANTED * 600) : 150_000);
 
   test('a lock held by a killed process is released at once', async () => {
     // A big volume, so that a snapshot spends a while copying with the locks held.
