@@ -239,6 +239,74 @@ describe('parallel plugin calls on one path SR', () => {
     expect(listed2.find((v) => v.key === target)!.keys).toEqual({ 'vdi-type': 'user', ...newKeys });
   }, 150_000);
 
+  test('100 calls at once on one SR, every kind of volume operation: all succeed and the SR agrees', async () => {
+    // Volumes to work on, with data so that snapshots and clones can be checked byte for byte.
+    const sources = await Promise.all([0, 1, 2, 3, 4].map((i) => callAsync<Volume>(host, 'Volume.create', { dbg, sr, name: `hundred-src-${i}`, description: '', size: 2 * MiB, sharable: false }, T.volume)));
+    const src = sources.map((o) => {
+      if (!o.ok) throw new Error(`setup: ${o.raw.stdout}`);
+      return o.value;
+    });
+    src.forEach((v, i) => {
+      const fd = fs.openSync(img(v.key), 'r+');
+      fs.writeSync(fd, crypto.randomBytes(64 * 1024), 0, 64 * 1024, i * 4096);
+      fs.closeSync(fd);
+    });
+    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => callAsync<Volume>(host, 'Volume.create', { dbg, sr, name: `hundred-other-${i}`, description: '', size: MiB, sharable: false }, T.volume)));
+    const other = others.map((o) => {
+      if (!o.ok) throw new Error(`setup: ${o.raw.stdout}`);
+      return o.value;
+    });
+    const sums = new Map(src.map((v) => [v.key, sha(img(v.key))]));
+    const before = ls().map((v) => v.key);
+
+    const plan: Planned[] = [];
+    for (let i = 0; i < 20; i++) plan.push({ label: `create ${i}`, method: 'Volume.create', args: { dbg, sr, name: `hundred-new-${i}`, description: `new ${i}`, size: 4096 * (i + 1), sharable: i % 5 === 0 }, type: T.volume });
+    for (let i = 0; i < 10; i++) plan.push({ label: `snapshot ${i}`, method: 'Volume.snapshot', args: { dbg, sr, key: src[i % 5].key }, type: T.volume });
+    for (let i = 0; i < 10; i++) plan.push({ label: `clone ${i}`, method: 'Volume.clone', args: { dbg, sr, key: src[i % 5].key }, type: T.volume });
+    // other[0..9]: metadata changes (two each); other[10..14]: resized; other[15..19]: destroyed.
+    for (let i = 0; i < 10; i++) plan.push({ label: `set ${i}`, method: 'Volume.set', args: { dbg, sr, key: other[i].key, k: 'wave', v: `v${i}` }, type: T.unit });
+    for (let i = 0; i < 5; i++) plan.push({ label: `set_name ${i}`, method: 'Volume.set_name', args: { dbg, sr, key: other[i].key, new_name: `renamed-${i}` }, type: T.unit });
+    for (let i = 5; i < 10; i++) plan.push({ label: `set_description ${i}`, method: 'Volume.set_description', args: { dbg, sr, key: other[i].key, new_description: `described ${i}` }, type: T.unit });
+    for (let i = 0; i < 5; i++) plan.push({ label: `unset ${i}`, method: 'Volume.unset', args: { dbg, sr, key: src[i].key, k: 'vdi-type' }, type: T.unit });
+    for (let i = 10; i < 15; i++) plan.push({ label: `resize ${i}`, method: 'Volume.resize', args: { dbg, sr, key: other[i].key, new_size: 3 * MiB }, type: T.unit });
+    for (let i = 15; i < 20; i++) plan.push({ label: `destroy ${i}`, method: 'Volume.destroy', args: { dbg, sr, key: other[i].key }, type: T.unit });
+    for (let i = 0; i < 10; i++) plan.push({ label: `stat ${i}`, method: 'Volume.stat', args: { dbg, sr, key: src[i % 5].key }, type: T.volume });
+    for (let i = 0; i < 10; i++) plan.push({ label: `SR.ls ${i}`, method: 'SR.ls', args: { dbg, sr }, type: volumeList });
+    for (let i = 0; i < 4; i++) plan.push({ label: `SR.stat ${i}`, method: 'SR.stat', args: { dbg, sr }, type: T.srStat });
+    plan.push({ label: 'SR.set_description', method: 'SR.set_description', args: { dbg, sr, new_description: 'a hundred at once' }, type: T.unit });
+    expect(plan).toHaveLength(100);
+    await wave(host, plan);
+
+    const value = <V>(label: string) => (plan.find((p) => p.label === label)!.outcome as { value: V }).value;
+    const made = [...plan.filter((p) => /^(create|snapshot|clone) /.test(p.label)).map((p) => ({ label: p.label, v: value<Volume>(p.label), p }))];
+    expect(new Set(made.map((m) => m.v.key)).size).toBe(40);
+    for (const m of made) {
+      if (m.label.startsWith('create')) {
+        expect(m.v).toMatchObject({ name: (m.p.args as { name: string }).name, read_write: true, sharable: (m.p.args as { sharable: boolean }).sharable });
+        continue;
+      }
+      const parent = (m.p.args as { key: string }).key;
+      expect(m.v.read_write).toBe(m.label.startsWith('clone'));
+      expect(sha(img(m.v.key))).toBe(sums.get(parent)); // a copy of the data, taken while others worked
+    }
+    const listed = new Map(ls().map((v) => [v.key, v]));
+    const destroyed = other.slice(15).map((v) => v.key);
+    expect([...listed.keys()].sort()).toEqual([...before.filter((k) => !destroyed.includes(k)), ...made.map((m) => m.v.key)].sort());
+    for (let i = 0; i < 10; i++) {
+      const v = listed.get(other[i].key)!;
+      expect(v.keys.wave).toBe(`v${i}`);
+      if (i < 5) expect(v.name).toBe(`renamed-${i}`);
+      else expect(v.description).toBe(`described ${i}`);
+    }
+    for (let i = 10; i < 15; i++) expect(listed.get(other[i].key)!.virtual_size).toBe(3 * MiB);
+    for (const v of src) expect(listed.get(v.key)!.keys['vdi-type']).toBeUndefined();
+    checkSrFiles(root);
+    // Tidy up in parallel.
+    const gone = await Promise.all([...listed.keys()].filter((k) => !before.includes(k) || src.some((v) => v.key === k) || other.some((v) => v.key === k)).map((key) => callAsync(host, 'Volume.destroy', { dbg, sr, key }, T.unit)));
+    for (const o of gone) expect(o.ok).toBe(true);
+    checkSrFiles(root);
+  }, 180_000);
+
   test('44 calls: creates, snapshots and clones racing SR.ls scans (which collect orphans) all succeed', async () => {
     // xapi scans SRs periodically: a scan must never take a volume being made for an orphan.
     const src = vdiCreate(host, sr, MiB, 'scan source');
