@@ -1,7 +1,7 @@
 // Bad input gets a well-formed error envelope and changes nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { T, volumeList } from '../harness/rpclib';
+import { probeResults, T, volumeList } from '../harness/rpclib';
 import { srCreate, vdiCreate, type Volume } from '../harness/fixtures';
 import { Host } from '../harness/xss';
 
@@ -129,4 +129,25 @@ test('SR.create never touches a folder of the same name that is not an SR', () =
   expect(env.params[1]).toMatch(/precious\.txt/);
   expect(fs.readFileSync(path.join(squatter, 'precious.txt'), 'utf8')).toBe('keep me');
   fs.rmSync(squatter, { recursive: true });
+});
+
+test('a folder with a foreign or damaged sr.json is not taken for an SR; SR.probe skips it and plain files', () => {
+  const foreign = path.join(host.srsDir, 'foreign');
+  const damaged = path.join(host.srsDir, 'damaged');
+  for (const d of [foreign, damaged]) fs.mkdirSync(d);
+  fs.writeFileSync(path.join(foreign, 'sr.json'), '{"not":"an SR"}');
+  fs.writeFileSync(path.join(damaged, 'sr.json'), '{"format":1,"uuid":');
+  fs.writeFileSync(path.join(host.srsDir, 'a-plain-file'), 'not a folder');
+  try {
+    for (const d of [foreign, damaged]) {
+      expect(refused('SR.stat', { dbg: 'x', sr: `file://${d}` }).params[0]).toBe('Sr_not_attached');
+      expect(refused('SR.attach', { dbg: 'x', configuration: { path: host.srsDir, sr_uuid: path.basename(d) } }).params[0]).toBe('SR_does_not_exist');
+    }
+    const found = host.call<{ configuration: Record<string, string> }[]>('volume', 'SR.probe', { dbg: 'x', configuration: { path: host.srsDir } }, probeResults);
+    expect(found.map((p) => p.configuration.sr_uuid).filter(Boolean)).toEqual([config.sr_uuid]);
+    expect(fs.readFileSync(path.join(foreign, 'sr.json'), 'utf8')).toBe('{"not":"an SR"}');
+  } finally {
+    for (const d of [foreign, damaged]) fs.rmSync(d, { recursive: true });
+    fs.rmSync(path.join(host.srsDir, 'a-plain-file'));
+  }
 });

@@ -3,6 +3,7 @@
 // the plugin makes on a block device (device-config:device).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as z from 'zod/mini';
 import { errors, fromSystemError } from '../../wire/errors';
 import type { ProbeResult, SrStat } from '../../wire/schemas';
 import { readJson, writeJsonAtomic } from '../../util/atomic';
@@ -48,8 +49,40 @@ function rootOf(backing: Backing, uuid: string): string {
   return backing.kind === 'path' ? path.join(backing.path, uuid) : path.join(config().mountDir, uuid);
 }
 
+const SR_METADATA = z.object({
+  format: z.literal(1),
+  uuid: z.string(),
+  name: z.string(),
+  description: z.string(),
+  backing: z.union([z.object({ kind: z.literal('path'), path: z.string() }), z.object({ kind: z.literal('device'), device: z.string() })]),
+  created: z.string(),
+});
+
+/** The SR metadata in `root`; undefined when there is none or the folder is not one of our SRs (a foreign or damaged sr.json). */
+function srMetadataIn(layout: SrLayout): SrMetadata | undefined {
+  let raw: unknown;
+  try {
+    raw = readJson<unknown>(layout.metadata);
+  } catch (e) {
+    if (e instanceof SyntaxError) {
+      log.warning(`${layout.metadata} is not JSON: not taken for an SR`);
+      return undefined;
+    }
+    // A file where the SR folder would be (SR.probe lists every entry).
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+  if (raw === undefined) return undefined;
+  const parsed = SR_METADATA.safeParse(raw);
+  if (!parsed.success) {
+    log.warning(`${layout.metadata} is not SR metadata of this plugin: not taken for an SR`);
+    return undefined;
+  }
+  return parsed.data as SrMetadata;
+}
+
 function readSr(layout: SrLayout): SrMetadata {
-  const meta = readJson<SrMetadata>(layout.metadata);
+  const meta = srMetadataIn(layout);
   if (!meta) throw errors.srNotAttached(layout.sr);
   return meta;
 }
@@ -85,7 +118,7 @@ export class FileStore implements VolumeStore {
         .readdirSync(backing.path)
         .map((n) => new SrLayout(path.join(backing.path, n)))
         .flatMap((layout) => {
-          const meta = readJson<SrMetadata>(layout.metadata);
+          const meta = srMetadataIn(layout);
           return meta ? [{ layout, meta }] : [];
         });
       return [
@@ -115,7 +148,7 @@ export class FileStore implements VolumeStore {
   /** The SR an XFS device holds, read where it is mounted or from a brief read-only mount. */
   private srOnDevice(dev: string): SrStat | undefined {
     const describe = (root: string): SrStat | undefined => {
-      const meta = readJson<SrMetadata>(new SrLayout(root).metadata);
+      const meta = srMetadataIn(new SrLayout(root));
       if (!meta || meta.backing.kind !== 'device') return undefined;
       return { ...this.statOf(new SrLayout(root), meta), sr: new SrLayout(rootOf(meta.backing, meta.uuid)).sr };
     };
@@ -212,7 +245,7 @@ export class FileStore implements VolumeStore {
         }
         device.mount(backing.device, layout.root);
       }
-      const meta = readJson<SrMetadata>(layout.metadata);
+      const meta = srMetadataIn(layout);
       if (!meta || meta.uuid !== uuid) {
         if (backing.kind === 'device') device.unmount(layout.root);
         throw errors.srDoesNotExist(`no SR ${uuid} at ${layout.root}`);
