@@ -33,8 +33,12 @@ plugins: build
 native:
 	$(MAKE) -C native
 
+# C tests (plain and ASan+UBSan), then each fuzz target coverage-guided for a bounded time
+# (clang-14 from scripts/setup-debian.sh; FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 20
 test-native: native
 	$(MAKE) -C native check
+	$(MAKE) -C native fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit -p .
@@ -42,8 +46,8 @@ typecheck: node_modules/.package-lock.json
 # The README's test command: sh scripts/setup-debian.sh && make test
 test: all typecheck test-native
 	npx jest --ci
-	# The simulator tests again with every native program built with ASan+UBSan.
-	XENBLKD_SAN=1 npx jest --ci spec/sim
+	# The simulator and fault tests again with every native program built with ASan+UBSan.
+	XENBLKD_SAN=1 npx jest --ci spec/sim spec/faults
 
 # The real-Xen tier (root; installs qemu-system-x86 and debootstrap if missing; images cached in
 # $(XEN_CACHE) or /var/cache/xapi-storage-spdk-xen): Xen 4.17 + Debian dom0 in QEMU TCG, our plugins

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend/vbd_ops.h"
+#include "engine/faults.h"
 
 struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 {
@@ -34,6 +35,14 @@ struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 	const char *why = NULL;
 	struct engine_options eo = { .path = cfg->path, .readonly = cfg->readonly, .null_size = cfg->null_size };
 	v->engine = engine_open(cfg->engine, &eo, &why);
+	if (v->engine && cfg->fault_injection) {
+		struct engine *wrapped = engine_faults_wrap(v->engine);
+		if (!wrapped) {
+			v->engine->ops->close(v->engine);
+			why = "out of memory";
+		}
+		v->engine = wrapped;
+	}
 	if (!v->engine || v->event_fd < 0) {
 		snprintf(err, errlen, "cannot open %s engine on %s: %s", cfg->engine, cfg->path ? cfg->path : "-",
 			 why ? why : strerror(errno));

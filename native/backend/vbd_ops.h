@@ -14,6 +14,7 @@ struct vbd_config {
 	bool readonly;
 	bool paused;
 	uint64_t null_size;
+	bool fault_injection; /* wrap the engine in engine/faults.c (daemons started with --allow-fault-injection) */
 	struct vbd_features features;
 };
 

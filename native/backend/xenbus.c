@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "backend/bekeys.h"
+#include "backend/fe_params.h"
 #include "backend/vbd_ops.h"
 #include "daemon/log.h"
 
@@ -32,21 +33,22 @@ static char *xread(struct xenbus_ctx *x, xs_transaction_t t, const char *dir, co
 	return xs_read(x->xs, t, path, &len);
 }
 
+/* The getter through which fe_params.c reads xenstore (outside any transaction). */
+static char *fe_get(void *ctx, const char *dir, const char *key)
+{
+	return xread(ctx, XBT_NULL, dir, key);
+}
+
+static struct fe_source source(struct xenbus_ctx *x)
+{
+	return (struct fe_source){ .get = fe_get, .ctx = x };
+}
+
 /* A decimal unsigned value; false if absent or not a clean number within [0, max]. */
 static bool read_uint(struct xenbus_ctx *x, const char *dir, const char *key, unsigned long max, unsigned long *out, bool *present)
 {
-	char *s = xread(x, XBT_NULL, dir, key);
-	*present = s != NULL;
-	if (!s)
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	bool ok = s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0 && v <= max;
-	free(s);
-	if (ok)
-		*out = v;
-	return ok;
+	struct fe_source src = source(x);
+	return fe_read_uint(&src, dir, key, max, out, present);
 }
 
 static int xwrite(struct xenbus_ctx *x, xs_transaction_t t, const char *dir, const char *key, const char *value)
@@ -173,35 +175,17 @@ static int publish_features(struct xenbus_ctx *x, struct vbd *v, int state)
 
 int xenbus_attach(struct xenbus_ctx *x, struct vbd *v, char *err, size_t errlen)
 {
-	char *fe = xread(x, XBT_NULL, v->backend, "frontend");
-	unsigned long id = 0;
-	bool present;
-	if (!fe || fe[0] != '/' || strlen(fe) >= sizeof(v->frontend) ||
-	    !read_uint(x, v->backend, "frontend-id", 0x7FF0, &id, &present)) {
-		snprintf(err, errlen, "%s has no valid frontend / frontend-id", v->backend);
-		free(fe);
+	struct fe_source src = source(x);
+	struct fe_backend be;
+	if (fe_read_backend(&src, v->backend, &be, err, errlen) != 0)
 		return -1;
-	}
-	char *mode = xread(x, XBT_NULL, v->backend, "mode");
-	enum be_mode m = bekeys_mode(mode);
-	if (m == BE_MODE_BAD)
-		snprintf(err, errlen, "%s/mode must be r or w, not '%.32s'", v->backend, mode);
-	free(mode);
-	if (m == BE_MODE_BAD) {
-		free(fe);
-		return -1;
-	}
-	snprintf(v->frontend, sizeof(v->frontend), "%s", fe);
-	free(fe);
-	v->frontend_id = (uint16_t)id;
-	v->mode_readonly = m == BE_MODE_R;
+	snprintf(v->frontend, sizeof(v->frontend), "%s", be.frontend);
+	v->frontend_id = be.frontend_id;
+	v->mode_readonly = be.readonly;
 	v->state = XB_INITIALISING;
 	v->shutdown_done = false;
 	v->shutdown_bad_logged = false;
-	char token[VBD_NAME_MAX + 8], path[VBD_PATH_MAX + 16];
-	xenbus_token(v, token, sizeof(token));
-	snprintf(path, sizeof(path), "%s/state", v->frontend);
-	if (!xs_watch(x->xs, v->backend, token) || !xs_watch(x->xs, path, token)) {
+	if (xenbus_watch(x, v) != 0) {
 		snprintf(err, errlen, "cannot watch %s: %s", v->backend, strerror(errno));
 		xenbus_detach(x, v);
 		return -1;
@@ -216,6 +200,14 @@ int xenbus_attach(struct xenbus_ctx *x, struct vbd *v, char *err, size_t errlen)
 	return 0;
 }
 
+int xenbus_watch(struct xenbus_ctx *x, struct vbd *v)
+{
+	char token[VBD_NAME_MAX + 8], path[VBD_PATH_MAX + 16];
+	xenbus_token(v, token, sizeof(token));
+	snprintf(path, sizeof(path), "%s/state", v->frontend);
+	return xs_watch(x->xs, v->backend, token) && xs_watch(x->xs, path, token) ? 0 : -1;
+}
+
 void xenbus_detach(struct xenbus_ctx *x, struct vbd *v)
 {
 	if (!v->backend[0])
@@ -227,63 +219,15 @@ void xenbus_detach(struct xenbus_ctx *x, struct vbd *v)
 	xs_unwatch(x->xs, path, token);
 }
 
-/* Reads and checks the frontend's transport parameters (reference blkif.md 1.8, 1.9, 2.4). */
+/* Reads and checks the frontend's transport parameters (fe_params.c). */
 static int read_transport(struct xenbus_ctx *x, struct vbd *v, struct vbd_transport *t)
 {
-	memset(t, 0, sizeof(*t));
-	unsigned long n = 1, order = 0;
-	bool present;
-	if (!read_uint(x, v->frontend, "multi-queue-num-queues", v->features.max_queues, &n, &present) && present) {
-		vbd_set_error(v, "bad multi-queue-num-queues%s", "");
+	struct fe_source src = source(x);
+	struct fe_limits lim = { .max_queues = v->features.max_queues, .max_ring_order = v->features.max_ring_order };
+	char err[sizeof(v->last_error)];
+	if (fe_read_transport(&src, v->frontend, &lim, t, err, sizeof(err)) != 0) {
+		vbd_set_error(v, "%s", err);
 		return -1;
-	}
-	if (n == 0 || n > v->features.max_queues || n > VBD_MAX_QUEUES) {
-		vbd_set_error(v, "bad multi-queue-num-queues%s", "");
-		return -1;
-	}
-	if (!read_uint(x, v->frontend, "ring-page-order", v->features.max_ring_order, &order, &present) && present) {
-		vbd_set_error(v, "bad ring-page-order%s", "");
-		return -1;
-	}
-	bool paged = present;
-	t->nr_queues = (unsigned)n;
-	t->ring_order = (unsigned)order;
-
-	char *proto = xread(x, XBT_NULL, v->frontend, "protocol");
-	t->abi = blkif_abi_from_protocol(proto ? proto : "", proto != NULL);
-	free(proto);
-	if (!t->abi) {
-		vbd_set_error(v, "unknown protocol%s", "");
-		return -1;
-	}
-	unsigned long pers = 0;
-	t->persistent = read_uint(x, v->frontend, "feature-persistent", 1, &pers, &present) && pers == 1;
-
-	for (unsigned q = 0; q < t->nr_queues; q++) {
-		char dir[VBD_PATH_MAX + 32];
-		if (t->nr_queues == 1)
-			snprintf(dir, sizeof(dir), "%s", v->frontend);
-		else
-			snprintf(dir, sizeof(dir), "%s/queue-%u", v->frontend, q);
-		unsigned long port;
-		if (!read_uint(x, dir, "event-channel", UINT32_MAX, &port, &present)) {
-			vbd_set_error(v, "missing or bad event-channel%s", "");
-			return -1;
-		}
-		t->ports[q] = (uint32_t)port;
-		for (unsigned i = 0; i < (1u << t->ring_order); i++) {
-			char key[24];
-			if (paged)
-				snprintf(key, sizeof(key), "ring-ref%u", i);
-			else
-				snprintf(key, sizeof(key), "ring-ref");
-			unsigned long ref;
-			if (!read_uint(x, dir, key, UINT32_MAX, &ref, &present)) {
-				vbd_set_error(v, "missing or bad ring-ref%s", "");
-				return -1;
-			}
-			t->ring_refs[q][i] = (uint32_t)ref;
-		}
 	}
 	return 0;
 }
@@ -358,6 +302,11 @@ enum xenbus_outcome xenbus_reconcile(struct xenbus_ctx *x, struct vbd *v)
 	if (v->gone || !v->backend[0])
 		return XB_KEEP;
 	char *fe_link = xread(x, XBT_NULL, v->backend, "frontend");
+	if (!fe_link && errno != ENOENT) {
+		/* Not an answer (xenstored unreachable): decide nothing; we reconcile again once reconnected. */
+		log_error("%s: cannot read %s: %s", v->name, v->backend, strerror(errno));
+		return XB_KEEP;
+	}
 	if (!fe_link) {
 		/* The toolstack removed our backend directory: the device is gone. */
 		log_info("%s: backend directory %s removed", v->name, v->backend);
@@ -365,10 +314,12 @@ enum xenbus_outcome xenbus_reconcile(struct xenbus_ctx *x, struct vbd *v)
 		return XB_GONE;
 	}
 	free(fe_link);
-	unsigned long fe = 0, online = 1, be = 0;
-	bool fe_present, present;
-	if (!read_uint(x, v->frontend, "state", 8, &fe, &fe_present))
-		fe = fe_present ? XB_UNKNOWN : (unsigned long)-1;
+	struct fe_source src = source(x);
+	long fe = fe_read_state(&src, v->frontend);
+	if (fe < 0 && errno != ENOENT)
+		return XB_KEEP; /* unreachable, not gone: as above */
+	unsigned long online = 1, be = 0;
+	bool present;
 	read_uint(x, v->backend, "online", 1, &online, &present);
 	if (read_uint(x, v->backend, "state", 8, &be, &present) && be == XB_INITIALISING && v->state != XB_INITIALISING) {
 		/* Only the toolstack writes Initialising, when it creates a device: ours was replaced. */
@@ -400,7 +351,7 @@ enum xenbus_outcome xenbus_reconcile(struct xenbus_ctx *x, struct vbd *v)
 	}
 
 	if (!unplugged) /* just Closed for the toolstack: nothing else now */
-		follow_frontend(x, v, (long)fe, final);
+		follow_frontend(x, v, fe, final);
 	if (shut != BE_SHUTDOWN_NONE && v->state == XB_CLOSED && !v->shutdown_done) {
 		log_info("%s: shutdown done", v->name);
 		xwrite_live(x, v->backend, "shutdown-done", "");

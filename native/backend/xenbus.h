@@ -29,6 +29,8 @@ enum xenbus_outcome {
  * publishes features and InitWait. On failure nothing is left watched.
  */
 int xenbus_attach(struct xenbus_ctx *x, struct vbd *v, char *err, size_t errlen);
+/* Sets the watches on the backend directory and the frontend state (attach, and again after a reconnection). */
+int xenbus_watch(struct xenbus_ctx *x, struct vbd *v);
 /* Removes watches; the device must already be disconnected. */
 void xenbus_detach(struct xenbus_ctx *x, struct vbd *v);
 /* Re-reads the frontend and backend state and does what the state machine says. */

@@ -113,36 +113,143 @@ static void send_json(int fd, json_t *reply)
 	free(text);
 }
 
-static json_t *error_reply(json_t *id, int code, const char *msg)
+/*
+ * A message JSON can carry: messages quote the client's strings (valid
+ * UTF-8) and xenstore values (any bytes), and snprintf may cut a multibyte
+ * character in half. Without this, json_pack fails and the request gets no
+ * answer at all. Drops a cut character at the end, then, if still needed,
+ * replaces every non-ASCII byte with '?'.
+ */
+static json_t *message(const char *msg)
 {
-	return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", "code", code,
-			 "message", msg);
+	json_t *m = json_string(msg);
+	if (m)
+		return m;
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", msg);
+	size_t n = strlen(buf), i = n;
+	while (i > 0 && n - i < 3 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i > 0 && (unsigned char)buf[i - 1] >= 0xC0) {
+		unsigned char lead = (unsigned char)buf[i - 1];
+		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+		if (n - (i - 1) < need)
+			buf[i - 1] = '\0';
+	}
+	if ((m = json_string(buf)))
+		return m;
+	for (char *p = buf; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	return json_string(buf);
 }
 
-static void handle(struct rpc_server *s, int fd, json_t *req)
+static json_t *error_reply(json_t *id, int code, const char *msg)
+{
+	return json_pack("{s:s, s:O, s:{s:i, s:o}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", "code", code,
+			 "message", message(msg));
+}
+
+/*
+ * The answer to one request; NULL for a notification (a valid request
+ * without id), which is run but gets none. An invalid request is answered
+ * even without id (JSON-RPC 2.0: with id null): its client cannot know it
+ * was refused otherwise.
+ */
+static json_t *answer(rpc_handler handler, void *hctx, json_t *req)
 {
 	json_t *id = json_object_get(req, "id");
 	json_t *method = json_object_get(req, "method");
 	json_t *params = json_object_get(req, "params");
-	json_t *reply;
-	if (!json_is_object(req) || !json_is_string(method) || (params && !json_is_object(params) && !json_is_array(params))) {
-		reply = error_reply(id, -32600, "Invalid Request: an object with a string method and object params");
-	} else {
-		int code = RPC_INTERNAL_ERROR;
-		char msg[256] = "internal error";
-		json_t *empty = NULL;
-		if (!params)
-			params = empty = json_object();
-		json_t *result = s->handler(s->ctx, json_string_value(method), params, &code, msg, sizeof(msg));
-		json_decref(empty);
-		if (result)
-			reply = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result", result);
-		else
-			reply = error_reply(id, code, msg);
+	if (!json_is_object(req) || !json_is_string(method) || (params && !json_is_object(params) && !json_is_array(params)))
+		return error_reply(id, -32600, "Invalid Request: an object with a string method and object params");
+	int code = RPC_INTERNAL_ERROR;
+	char msg[256] = "internal error";
+	json_t *empty = NULL;
+	if (!params)
+		params = empty = json_object();
+	json_t *result = handler(hctx, json_string_value(method), params, &code, msg, sizeof(msg));
+	json_decref(empty);
+	if (!id) { /* notifications get no answer */
+		json_decref(result);
+		return NULL;
 	}
-	if (id && reply) /* notifications (no id) get no answer */
-		send_json(fd, reply);
-	json_decref(reply);
+	if (result)
+		return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result);
+	return error_reply(id, code, msg);
+}
+
+/*
+ * Where the value at buf[0] ends (one past its closing bracket), or 0 if
+ * the buffer ends first. Only brackets and strings are followed, the rest is
+ * jansson's to judge: a request the transport cut anywhere (in a literal, a
+ * number, an escape, a UTF-8 sequence) waits for its rest, where jansson
+ * fed the cut text would call it malformed.
+ */
+static size_t value_end(const char *buf, size_t len)
+{
+	if (buf[0] != '{' && buf[0] != '[')
+		return 1; /* not an object or array: jansson refuses it at once */
+	size_t depth = 0;
+	bool in_string = false, escaped = false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (ch == '\\')
+				escaped = true;
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if ((ch == '}' || ch == ']') && --depth == 0) {
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+size_t rpc_process(const char *buf, size_t len, rpc_handler handler, void *hctx, rpc_emit emit, void *ectx, bool *drop)
+{
+	size_t used = 0;
+	*drop = false;
+	/* Every complete JSON value at the start of the buffer. */
+	for (;;) {
+		size_t start = used;
+		while (start < len && (buf[start] == ' ' || buf[start] == '\n' || buf[start] == '\r' || buf[start] == '\t'))
+			start++;
+		if (start == len)
+			return len;
+		size_t end = value_end(buf + start, len - start);
+		if (!end && len - used < MAX_REQUEST)
+			return used; /* incomplete: wait for more */
+		json_error_t err;
+		json_t *req = end ? json_loadb(buf + start, end, 0, &err) : NULL;
+		if (!req) {
+			/* Malformed, or past 1 MiB: say so and drop the client. */
+			json_t *reply = error_reply(NULL, -32700, "Parse error");
+			emit(ectx, NULL, reply);
+			json_decref(reply);
+			*drop = true;
+			return used;
+		}
+		json_t *reply = answer(handler, hctx, req);
+		emit(ectx, req, reply);
+		json_decref(reply);
+		json_decref(req);
+		used = start + end;
+	}
+}
+
+static void send_reply(void *ctx, json_t *req, json_t *reply)
+{
+	(void)req;
+	if (reply)
+		send_json(*(const int *)ctx, reply);
 }
 
 bool rpc_server_serve(struct rpc_server *s, int fd)
@@ -150,6 +257,7 @@ bool rpc_server_serve(struct rpc_server *s, int fd)
 	struct rpc_client *c = client_of(s, fd);
 	if (!c)
 		return false;
+	bool eof = false;
 	for (;;) {
 		if (c->cap - c->len < 4096) {
 			size_t cap = c->cap ? c->cap * 2 : 8192;
@@ -162,40 +270,22 @@ bool rpc_server_serve(struct rpc_server *s, int fd)
 			c->cap = cap;
 		}
 		ssize_t r = recv(fd, c->buf + c->len, c->cap - c->len, 0);
-		if (r == 0)
-			return false;
+		if (r == 0) {
+			eof = true;
+			break;
+		}
 		if (r < 0)
 			break;
 		c->len += (size_t)r;
 	}
-	if (errno != EAGAIN && errno != EWOULDBLOCK)
+	if (!eof && errno != EAGAIN && errno != EWOULDBLOCK)
 		return false;
-	/* Parse every complete JSON value at the start of the buffer. */
-	for (;;) {
-		size_t start = 0;
-		while (start < c->len && (c->buf[start] == ' ' || c->buf[start] == '\n' || c->buf[start] == '\r' || c->buf[start] == '\t'))
-			start++;
-		if (start == c->len) {
-			c->len = 0;
-			return true;
-		}
-		json_error_t err;
-		json_t *req = json_loadb(c->buf + start, c->len - start, JSON_DISABLE_EOF_CHECK, &err);
-		if (!req) {
-			/* Incomplete: wait for more. Malformed: say so and drop the client. */
-			if (json_error_code(&err) == json_error_premature_end_of_input && c->len < MAX_REQUEST)
-				return true;
-			json_t *reply = error_reply(NULL, -32700, "Parse error");
-			send_json(fd, reply);
-			json_decref(reply);
-			return false;
-		}
-		size_t used = start + (size_t)err.position;
-		handle(s, fd, req);
-		json_decref(req);
-		memmove(c->buf, c->buf + used, c->len - used);
-		c->len -= used;
-	}
+	/* Requests that came before the end of the stream are still answered (the client may only have shut down writing). */
+	bool drop;
+	size_t used = rpc_process(c->buf, c->len, s->handler, s->ctx, send_reply, &fd, &drop);
+	memmove(c->buf, c->buf + used, c->len - used);
+	c->len -= used;
+	return !drop && !eof;
 }
 
 void rpc_server_close(struct rpc_server *s)

@@ -21,6 +21,21 @@
  */
 typedef json_t *(*rpc_handler)(void *ctx, const char *method, json_t *params, int *code, char *msg, size_t msglen);
 
+/*
+ * What became of one request: its reply, or NULL for a notification (a
+ * request without id gets no answer). req is NULL for a Parse error.
+ */
+typedef void (*rpc_emit)(void *ctx, json_t *req, json_t *reply);
+
+/*
+ * The server's framing and dispatch without the socket: answers every
+ * complete request at the start of buf[0, len) in order, and returns how
+ * many bytes it consumed (the rest is an incomplete request or white
+ * space). *drop when the client must go: malformed JSON (after a Parse
+ * error reply), or an incomplete request past 1 MiB.
+ */
+size_t rpc_process(const char *buf, size_t len, rpc_handler handler, void *hctx, rpc_emit emit, void *ectx, bool *drop);
+
 struct rpc_server;
 
 /* Listens on `path` (replacing a stale socket file); NULL + errno on failure. */

@@ -3,6 +3,7 @@
 #define DAEMON_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "backend/vbd.h"
 #include "backend/xenbus.h"
@@ -21,6 +22,13 @@ struct daemon {
 	int epoll_fd;
 	struct vbd *vbds;
 	bool stopping;
+	/* --allow-fault-injection: engines are wrapped and disk_inject_error is served (tests only). */
+	bool allow_faults;
+	/* The xenstore connection (xsconn.c). */
+	int xs_fd;           /* xs_fileno of the current handle, in epoll; -1 while down */
+	bool xs_down;        /* lost: calls on the old handle fail at once until reconnected */
+	unsigned xs_backoff_ms, xs_attempts;
+	uint64_t xs_next_ms; /* monotonic: next heartbeat (up) or reconnection attempt (down) */
 	/* Defaults for disk_add, from the command line. */
 	struct vbd_features defaults;
 };
@@ -31,6 +39,34 @@ struct vbd *daemon_find(struct daemon *d, const char *name);
 struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msglen);
 /* Stops serving a device: disconnect, backend Closed, forget it. */
 void daemon_remove(struct daemon *d, struct vbd *v);
+
+/* The daemon-wide watch on domains going away. */
+#define RELEASE_TOKEN "@releaseDomain"
+/* epoll tag of the xenstore watch fd. */
+#define XSCONN_TAG ((void *)2)
+
+/*
+ * The xenstore connection (xsconn.c): libxenstore does not report a closed
+ * socket on xs_fileno (its read thread just ends), so a heartbeat request
+ * every XSCONN_HEARTBEAT_MS, or any call failing so, finds the loss; then
+ * reconnection with backoff, watches registered again, every disk reconciled.
+ */
+#define XSCONN_HEARTBEAT_MS 1000
+/* The first connection is up: its watch fd in epoll, the daemon-wide watch. */
+void xsconn_start(struct daemon *d);
+/* How long the main loop may sleep before xsconn_tick has work. */
+int xsconn_timeout_ms(const struct daemon *d);
+/* Heartbeat when due; reconnection attempts while down. */
+void xsconn_tick(struct daemon *d);
+/* A heartbeat now: false (and the loss handled) if xenstored does not answer. */
+bool xsconn_alive(struct daemon *d);
+/* A xenstore call failed with `err` in a way that says the connection is gone. */
+void xsconn_lost(struct daemon *d, int err);
+
+/* disk_inject_error and disk_clear_errors (faults.c); NULL with *code and msg on error. */
+json_t *daemon_fault_rpc(struct daemon *d, const char *method, json_t *params, int *code, char *msg, size_t msglen);
+/* The fault-injection part of disk_stats, or NULL when the disk's engine is not wrapped. */
+json_t *daemon_fault_stats(const struct vbd *v);
 
 /* Claim disks (claims.c). The watches' token; events are routed by path. */
 #define CLAIMS_TOKEN "xenblkd:claims"

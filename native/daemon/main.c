@@ -20,9 +20,8 @@
 #include "daemon/log.h"
 
 #define TAG_SIGNAL ((void *)1)
-#define TAG_XENSTORE ((void *)2)
+#define TAG_XENSTORE XSCONN_TAG
 #define TAG_LISTEN ((void *)3)
-#define RELEASE_TOKEN "@releaseDomain"
 
 /* Client fds are tagged with their number above this base. */
 #define TAG_CLIENT_BASE 0x10000
@@ -34,20 +33,30 @@ static void usage(FILE *f)
 		   "  --platform KIND  xen (default) or sim (the simulator: XENSIM_HV_PATH, XENSTORED_PATH)\n"
 		   "  --ready-fd N     write \"ready\\n\" to fd N once serving, then close it\n"
 		   "  --disk JSON      a disk_add parameter object to serve from the start\n"
-		   "  --queues N --poll-us N --pool-pages N   defaults for disks\n");
+		   "  --queues N --poll-us N --pool-pages N   defaults for disks\n"
+		   "  --allow-fault-injection   serve disk_inject_error (tests only, never in production)\n");
 }
 
 static void handle_xenstore(struct daemon *d)
 {
 	char **vec;
 	unsigned n;
-	while ((vec = xs_check_watch(d->xb.xs)) != NULL) {
+	if (d->xs_down)
+		return;
+	while ((vec = xs_check_watch(d->xb.xs)) != NULL || errno != EAGAIN) {
+		if (!vec) {
+			/* Not "no more events": the connection is gone (libxenstore's read thread ended). */
+			xsconn_lost(d, errno);
+			return;
+		}
 		(void)n;
 		const char *token = vec[XS_WATCH_TOKEN];
 		if (strcmp(token, RELEASE_TOKEN) == 0) {
 			/* A domain died: devices of a frontend that no longer exists are disconnected. */
 			for (struct vbd *v = d->vbds; v; v = v->next) {
-				if (v->frontend_id && !xs_is_domain_introduced(d->xb.xs, v->frontend_id) && v->connected) {
+				/* "Not introduced" from a dead connection is no answer: check it answers. */
+				if (v->frontend_id && v->connected && !xs_is_domain_introduced(d->xb.xs, v->frontend_id) &&
+				    xsconn_alive(d)) {
 					log_info("%s: frontend domain %u is gone", v->name, v->frontend_id);
 					vbd_disconnect(v);
 				}
@@ -98,12 +107,13 @@ int main(int argc, char **argv)
 		.defaults = { .max_queues = 4, .max_ring_order = 4, .max_indirect_segments = 256, .persistent = true,
 			      .discard = true, .flush = true, .zero_copy = true, .pool_pages = 2048, .poll_us = 50 },
 	};
-	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL };
+	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "platform", required_argument, NULL, 'p' },
 		{ "ready-fd", required_argument, NULL, 'r' }, { "disk", required_argument, NULL, OPT_DISK },
 		{ "queues", required_argument, NULL, OPT_QUEUES }, { "poll-us", required_argument, NULL, OPT_POLL },
-		{ "pool-pages", required_argument, NULL, OPT_POOL }, { "help", no_argument, NULL, 'h' }, { 0 }
+		{ "pool-pages", required_argument, NULL, OPT_POOL }, { "help", no_argument, NULL, 'h' },
+		{ "allow-fault-injection", no_argument, NULL, OPT_FAULTS }, { 0 }
 	};
 	json_t *disks = json_array();
 	int c;
@@ -137,6 +147,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_POOL:
 			d.defaults.pool_pages = (unsigned)atoi(optarg);
+			break;
+		case OPT_FAULTS:
+			d.allow_faults = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -179,11 +192,9 @@ int main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN };
 	ev.data.ptr = TAG_SIGNAL;
 	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.ptr = TAG_XENSTORE;
-	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, xs_fileno(d.xb.xs), &ev);
 	ev.data.ptr = TAG_LISTEN;
 	epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, rpc_server_listen_fd(d.rpc), &ev);
-	xs_watch(d.xb.xs, RELEASE_TOKEN, RELEASE_TOKEN);
+	xsconn_start(&d);
 
 	size_t i;
 	json_t *p;
@@ -197,6 +208,8 @@ int main(int argc, char **argv)
 	json_decref(disks);
 	disks = NULL;
 	log_info("serving on %s (%s platform)", socket_path, d.xb.plat->ops->name);
+	if (d.allow_faults)
+		log_info("fault injection is allowed (disk_inject_error): a test daemon, not for production");
 	if (ready_fd >= 0) {
 		ssize_t w = write(ready_fd, "ready\n", 6);
 		(void)w;
@@ -205,7 +218,7 @@ int main(int argc, char **argv)
 
 	while (!d.stopping) {
 		struct epoll_event events[32];
-		int n = epoll_wait(d.epoll_fd, events, 32, -1);
+		int n = epoll_wait(d.epoll_fd, events, 32, xsconn_timeout_ms(&d));
 		for (int k = 0; k < n && !d.stopping; k++) {
 			void *tag = events[k].data.ptr;
 			if (tag == TAG_SIGNAL) {
@@ -233,6 +246,7 @@ int main(int argc, char **argv)
 					xenbus_fail(&d.xb, v);
 			}
 		}
+		xsconn_tick(&d);
 		/* Devices whose backend directory was removed are forgotten. */
 		for (struct vbd *v = d.vbds, *next; v; v = next) {
 			next = v->next;

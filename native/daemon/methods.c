@@ -13,6 +13,7 @@
 #include "backend/vbd_ops.h"
 #include "control/params.h"
 #include "daemon/daemon.h"
+#include "daemon/disk_params.h"
 #include "daemon/log.h"
 #include "nbd/server.h"
 
@@ -25,36 +26,21 @@ struct vbd *daemon_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
-static bool get_uint(json_t *params, const char *key, unsigned long max, unsigned long *out, char *msg, size_t msglen)
+/* The members' checks live in control/params.h (shared with disk_params.c). */
+static inline bool get_uint(json_t *params, const char *key, unsigned long max, unsigned long *out, char *msg,
+			    size_t msglen)
 {
-	json_t *v = json_object_get(params, key);
-	if (!v)
-		return true; /* keep the default */
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || (unsigned long long)json_integer_value(v) > max) {
-		snprintf(msg, msglen, "%s must be an integer from 0 to %lu", key, max);
-		return false;
-	}
-	*out = (unsigned long)json_integer_value(v);
-	return true;
+	return params_get_uint(params, key, max, out, msg, msglen);
 }
 
-static bool get_bool(json_t *params, const char *key, bool *out, char *msg, size_t msglen)
+static inline bool get_bool(json_t *params, const char *key, bool *out, char *msg, size_t msglen)
 {
-	json_t *v = json_object_get(params, key);
-	if (!v)
-		return true;
-	if (!json_is_boolean(v)) {
-		snprintf(msg, msglen, "%s must be true or false", key);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
+	return params_get_bool(params, key, out, msg, msglen);
 }
 
-static const char *get_string(json_t *params, const char *key)
+static inline const char *get_string(json_t *params, const char *key)
 {
-	json_t *v = json_object_get(params, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return params_get_string(params, key);
 }
 
 /* Exports the disk over NBD on a Unix socket, through its engine. */
@@ -78,108 +64,32 @@ static int start_nbd(struct vbd *v, const char *path, char *msg, size_t msglen)
 	return 0;
 }
 
-/* Where the disk is served: `backend`, `claim`, or neither (NBD only, then nbd_socket is required). */
-static bool get_target(json_t *params, char *abs, size_t abslen, struct claim_spec *claim, bool *has_claim, char *msg,
-		       size_t msglen)
+/* What disk_params_parse asks of the daemon. */
+static bool name_taken(void *ctx, const char *name)
 {
-	json_t *backend = json_object_get(params, "backend"), *c = json_object_get(params, "claim");
-	abs[0] = '\0';
-	*has_claim = c != NULL;
-	if (backend && c) {
-		snprintf(msg, msglen, "backend and claim are mutually exclusive");
-		return false;
+	return daemon_find(ctx, name) != NULL;
+}
+
+static const char *backend_owner(void *ctx, const char *backend)
+{
+	for (struct vbd *v = ((struct daemon *)ctx)->vbds; v; v = v->next) {
+		if (strcmp(v->backend, backend) == 0)
+			return v->name;
 	}
-	if (c)
-		return claim_spec_parse(c, claim, msg, msglen) == 0;
-	if (!backend) {
-		if (json_object_get(params, "nbd_socket"))
-			return true;
-		snprintf(msg, msglen, "backend (the xenstore backend directory) or claim is required, unless nbd_socket "
-				      "alone is asked for");
-		return false;
-	}
-	const char *b = json_is_string(backend) ? json_string_value(backend) : NULL;
-	if (!b || !b[0]) {
-		snprintf(msg, msglen, "backend must be a xenstore backend directory");
-		return false;
-	}
-	int n = b[0] == '/' ? snprintf(abs, abslen, "%s", b) : snprintf(abs, abslen, "/local/domain/0/%s", b);
-	if (n < 0 || (size_t)n >= abslen) {
-		snprintf(msg, msglen, "backend path too long");
-		return false;
-	}
-	return true;
+	return NULL;
 }
 
 struct vbd *daemon_add(struct daemon *d, json_t *params, char *msg, size_t msglen)
 {
-	static const char *const known[] = { "name", "backend", "claim", "engine", "path", "readonly", "paused", "size",
-					     "queues", "max_ring_order", "max_indirect_segments", "persistent",
-					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", NULL };
-	const char *unknown = params_unknown_member(params, known);
-	if (unknown) {
-		snprintf(msg, msglen, "unknown parameter %s", unknown);
+	struct disk_params p;
+	const struct disk_lookup look = { .name_taken = name_taken, .backend_owner = backend_owner, .ctx = d };
+	if (disk_params_parse(params, &d->defaults, &look, &p, msg, msglen) != 0)
 		return NULL;
-	}
-	struct vbd_config cfg = { .features = d->defaults };
-	cfg.name = get_string(params, "name");
-	cfg.engine = get_string(params, "engine");
-	cfg.path = get_string(params, "path");
-	if (!cfg.name || !cfg.name[0] || strlen(cfg.name) >= VBD_NAME_MAX || strpbrk(cfg.name, "/ \t\n")) {
-		snprintf(msg, msglen, "name must be a non-empty word of at most %d characters", VBD_NAME_MAX - 1);
-		return NULL;
-	}
-	if (daemon_find(d, cfg.name)) {
-		snprintf(msg, msglen, "a disk named %s already exists", cfg.name);
-		return NULL;
-	}
-	char abs[VBD_PATH_MAX];
-	struct claim_spec claim;
-	bool has_claim;
-	if (!get_target(params, abs, sizeof(abs), &claim, &has_claim, msg, msglen))
-		return NULL;
-	for (struct vbd *v = d->vbds; v && abs[0]; v = v->next) {
-		if (strcmp(v->backend, abs) == 0) {
-			snprintf(msg, msglen, "%s is already served by disk %s", abs, v->name);
-			return NULL;
-		}
-	}
-	cfg.backend = abs[0] ? abs : NULL;
-	if (!cfg.engine)
-		cfg.engine = "uring";
-	unsigned long size = 0, queues = cfg.features.max_queues, order = cfg.features.max_ring_order,
-		      indirect = cfg.features.max_indirect_segments, pool = cfg.features.pool_pages, poll = cfg.features.poll_us;
-	if (!get_uint(params, "size", 1ul << 62, &size, msg, msglen) || !get_uint(params, "queues", VBD_MAX_QUEUES, &queues, msg, msglen) ||
-	    !get_uint(params, "max_ring_order", VBD_MAX_RING_ORDER, &order, msg, msglen) ||
-	    !get_uint(params, "max_indirect_segments", BLKIF_MAX_INDIRECT_SEGMENTS, &indirect, msg, msglen) ||
-	    !get_uint(params, "pool_pages", 1u << 20, &pool, msg, msglen) || !get_uint(params, "poll_us", 1000000, &poll, msg, msglen) ||
-	    !get_bool(params, "readonly", &cfg.readonly, msg, msglen) ||
-	    !get_bool(params, "paused", &cfg.paused, msg, msglen) ||
-	    !get_bool(params, "persistent", &cfg.features.persistent, msg, msglen) ||
-	    !get_bool(params, "discard", &cfg.features.discard, msg, msglen) ||
-	    !get_bool(params, "flush", &cfg.features.flush, msg, msglen) ||
-	    !get_bool(params, "zero_copy", &cfg.features.zero_copy, msg, msglen))
-		return NULL;
-	if (queues == 0) {
-		snprintf(msg, msglen, "queues must be at least 1");
-		return NULL;
-	}
-	cfg.null_size = size;
-	cfg.features.max_queues = (unsigned)queues;
-	cfg.features.max_ring_order = (unsigned)order;
-	cfg.features.max_indirect_segments = indirect > BLKIF_DIRECT_SEGMENTS ? (unsigned)indirect : 0;
-	cfg.features.pool_pages = (unsigned)pool;
-	cfg.features.poll_us = (unsigned)poll;
-	if (strcmp(cfg.engine, "null") != 0 && !cfg.path) {
-		snprintf(msg, msglen, "path (a file or block device) is required for the %s engine", cfg.engine);
-		return NULL;
-	}
-
+	struct vbd_config cfg = p.cfg; /* its backend points into p */
+	cfg.fault_injection = d->allow_faults;
+	bool has_claim = p.has_claim;
+	struct claim_spec claim = p.claim;
 	json_t *nbd_socket = json_object_get(params, "nbd_socket");
-	if (nbd_socket && !json_is_string(nbd_socket)) {
-		snprintf(msg, msglen, "nbd_socket must be a path");
-		return NULL;
-	}
 
 	struct vbd *v = vbd_create(&cfg, msg, msglen);
 	if (!v)
@@ -362,6 +272,8 @@ json_t *daemon_rpc(void *ctx, const char *method, json_t *params, int *code, cha
 			json_array_append_new(a, describe(v));
 		return a;
 	}
+	if (strcmp(method, "disk_inject_error") == 0 || strcmp(method, "disk_clear_errors") == 0)
+		return daemon_fault_rpc(d, method, params, code, msg, msglen);
 	if (strcmp(method, "shutdown") == 0) {
 		d->stopping = true;
 		return json_true();
@@ -379,8 +291,12 @@ json_t *daemon_rpc(void *ctx, const char *method, json_t *params, int *code, cha
 			vbd_pause(v);
 		else if (strcmp(method, "disk_resume") == 0)
 			vbd_resume(v);
-		else if (strcmp(method, "disk_stats") == 0)
-			return stats(v);
+		else if (strcmp(method, "disk_stats") == 0) {
+			json_t *st = stats(v), *faults = daemon_fault_stats(v);
+			if (faults)
+				json_object_set_new(st, "faults", faults);
+			return st;
+		}
 		else if (strcmp(method, "disk_resize") == 0 && vbd_update_size(v) && xenbus_publish_size(&d->xb, v) != 0) {
 			*code = RPC_SERVER_ERROR;
 			snprintf(msg, msglen, "cannot publish the new size: %s", strerror(errno));

@@ -24,11 +24,19 @@ struct uring_engine {
 	bool direct;
 };
 
+/* One I/O in the ring: what it must transfer, to tell a short read or write from a complete one. */
+struct uring_slot {
+	void *cookie;
+	uint64_t expect; /* bytes (READ/WRITE), 0 for the others */
+	struct uring_slot *next;
+};
+
 struct uring_channel {
 	struct engine_channel base;
 	struct io_uring ring;
 	int efd;
 	unsigned queued;
+	struct uring_slot *slots, *free_slots; /* `depth` of them, preallocated */
 	/* Device discards run synchronously (no ring op); their completions wait here. */
 	struct eng_completion *sync_done;
 	unsigned sync_count, depth;
@@ -67,8 +75,13 @@ static struct engine_channel *uring_channel_open(struct engine *base, unsigned d
 	c->depth = depth;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	c->sync_done = calloc(depth, sizeof(*c->sync_done));
-	if (c->efd < 0 || !c->sync_done || io_uring_queue_init(depth, &c->ring, 0) < 0)
+	c->slots = calloc(depth, sizeof(*c->slots));
+	if (c->efd < 0 || !c->sync_done || !c->slots || io_uring_queue_init(depth, &c->ring, 0) < 0)
 		goto fail;
+	for (unsigned i = 0; i < depth; i++) {
+		c->slots[i].next = c->free_slots;
+		c->free_slots = &c->slots[i];
+	}
 	if (io_uring_register_eventfd(&c->ring, c->efd) < 0) {
 		io_uring_queue_exit(&c->ring);
 		goto fail;
@@ -78,6 +91,7 @@ fail:
 	if (c->efd >= 0)
 		close(c->efd);
 	free(c->sync_done);
+	free(c->slots);
 	free(c);
 	return NULL;
 }
@@ -88,6 +102,7 @@ static void uring_channel_close(struct engine_channel *base)
 	io_uring_queue_exit(&c->ring);
 	close(c->efd);
 	free(c->sync_done);
+	free(c->slots);
 	free(c);
 }
 
@@ -110,9 +125,15 @@ static int uring_queue(struct engine_channel *base, const struct eng_io *io)
 		(void)w;
 		return 0;
 	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	struct uring_slot *slot = c->free_slots;
+	struct io_uring_sqe *sqe = slot ? io_uring_get_sqe(&c->ring) : NULL;
 	if (!sqe)
 		return -EAGAIN;
+	c->free_slots = slot->next;
+	slot->cookie = io->cookie;
+	slot->expect = 0;
+	for (unsigned i = 0; (io->op == ENG_READ || io->op == ENG_WRITE) && i < io->iovcnt; i++)
+		slot->expect += io->iov[i].iov_len;
 	switch (io->op) {
 	case ENG_READ:
 		io_uring_prep_readv(sqe, e->fd, io->iov, io->iovcnt, io->offset);
@@ -127,7 +148,7 @@ static int uring_queue(struct engine_channel *base, const struct eng_io *io)
 		io_uring_prep_fallocate(sqe, e->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, io->offset, io->len);
 		break;
 	}
-	io_uring_sqe_set_data(sqe, io->cookie);
+	io_uring_sqe_set_data(sqe, slot);
 	c->queued++;
 	return 0;
 }
@@ -151,8 +172,16 @@ static int uring_reap(struct engine_channel *base, struct eng_completion *out, i
 		out[n++] = c->sync_done[--c->sync_count];
 	struct io_uring_cqe *cqe;
 	while (n < max && io_uring_peek_cqe(&c->ring, &cqe) == 0) {
-		out[n].cookie = io_uring_cqe_get_data(cqe);
-		out[n].result = cqe->res < 0 ? cqe->res : 0;
+		struct uring_slot *slot = io_uring_cqe_get_data(cqe);
+		out[n].cookie = slot->cookie;
+		/*
+		 * A short transfer is a failure, not a success: a write that found
+		 * the filesystem full part of the way (ENOSPC after the first
+		 * blocks) completes with the bytes it did write.
+		 */
+		out[n].result = cqe->res < 0 ? cqe->res : (uint64_t)cqe->res < slot->expect ? -EIO : 0;
+		slot->next = c->free_slots;
+		c->free_slots = slot;
 		n++;
 		io_uring_cqe_seen(&c->ring, cqe);
 	}

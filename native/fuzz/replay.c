@@ -4,12 +4,17 @@
  * them (byte flips, random bytes, truncation, growth). A crash or an abort is
  * a finding; the exit status says so. Coverage-guided fuzzing is
  * `make -C native fuzz` with clang.
- *   replay CORPUS_DIR [ITERATIONS]
+ *   replay [CORPUS_DIR [ITERATIONS]]   (defaults: the target's fuzz_replay)
+ *   replay FILE                        (one input, e.g. a crash libFuzzer saved)
  */
 #include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fuzz/fuzz.h"
 
@@ -25,14 +30,52 @@ static uint64_t next(void)
 	return rng;
 }
 
+/*
+ * The figures of a default run, for docs/robustness.md: <program dir>/fuzz-stats/<target>.json,
+ * written as failed before the run and rewritten at its end, so a crash leaves "ok": false.
+ */
+static void record(const char *argv0, long executions, bool ok)
+{
+	char prog[4096], dirbuf[4096], path[4096 + 64];
+	snprintf(prog, sizeof(prog), "%s", argv0);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", argv0);
+	char *name = basename(prog); /* fuzz_<target>_replay */
+	size_t n = strlen(name);
+	if (strncmp(name, "fuzz_", 5) == 0)
+		name += 5, n -= 5;
+	if (n > 7 && strcmp(name + n - 7, "_replay") == 0)
+		name[n - 7] = '\0';
+	snprintf(path, sizeof(path), "%s/fuzz-stats", dirname(dirbuf));
+	mkdir(path, 0755);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s.json", name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "{\"target\":\"%s\",\"executions\":%ld,\"ok\":%s}\n", name, executions, ok ? "true" : "false");
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : "fuzz/corpus/request";
-	long iterations = argc > 2 ? atol(argv[2]) : 100000;
+	if (argc == 1)
+		record(argv[0], 0, false);
+	const char *dir = argc > 1 ? argv[1] : fuzz_replay.corpus;
+	long iterations = argc > 2 ? atol(argv[2]) : fuzz_replay.iterations;
 	static uint8_t seeds[MAX_SEEDS][REPLAY_MAX_INPUT];
 	static size_t lens[MAX_SEEDS];
 	int nseeds = 0;
 	DIR *d = opendir(dir);
+	if (!d && errno == ENOTDIR) {
+		/* One input (a crash libFuzzer saved): run it alone. */
+		FILE *f = fopen(dir, "rb");
+		if (!f)
+			return perror(dir), 1;
+		lens[0] = fread(seeds[0], 1, REPLAY_MAX_INPUT, f);
+		fclose(f);
+		LLVMFuzzerTestOneInput(seeds[0], lens[0]);
+		printf("replay %s: %s\n", dir, fuzz_accepted ? "accepted, no finding" : "no finding");
+		return 0;
+	}
 	if (!d) {
 		perror(dir);
 		return 1;
@@ -82,5 +125,7 @@ int main(int argc, char **argv)
 	}
 	printf("replay %s: %d seeds (%lu accepted), %ld mutations (%lu accepted), no finding\n", dir, nseeds, seeds_accepted,
 	       iterations, fuzz_accepted - seeds_accepted);
+	if (argc == 1)
+		record(argv[0], nseeds + iterations, true);
 	return 0;
 }

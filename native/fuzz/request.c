@@ -14,6 +14,7 @@
 #include "fuzz/fuzz.h"
 
 unsigned long fuzz_accepted;
+const struct fuzz_replay fuzz_replay = { "fuzz/corpus/request", 100000 };
 
 static void finding(const char *what)
 {

@@ -1,8 +1,9 @@
 /*
  * The simulator: grants and event channels of sim/hv. Grant copies and maps
- * go through hv_grant_copy / hv_grant_map, which check each grant as Xen
- * does; a multi-page map is made contiguous by re-mapping each granted page
- * of the guest's shared memory at consecutive addresses.
+ * go through hv_grant_copy / hv_grant_map_pinned, which check each grant as
+ * Xen does; a map keeps its grants pinned until unmapped (the guest cannot
+ * end access meanwhile); a multi-page map is made contiguous by re-mapping
+ * each granted page of the guest's shared memory at consecutive addresses.
  */
 #include "platform/platform.h"
 
@@ -24,11 +25,22 @@ struct sim_platform {
 	unsigned nr_domains;
 };
 
+/* A mapping's grants stay pinned until it is unmapped, as Xen keeps a mapped grant in use. */
+struct sim_map {
+	uint8_t *area;
+	unsigned count;
+	bool writable;
+	struct sim_map *next;
+	uint32_t refs[];
+};
+
 struct sim_gnt {
 	struct gnt base;
 	const struct hv_domain *dom;
 	struct hv_copy_seg *segs;
 	unsigned cap;
+	pthread_mutex_t lock; /* guards `maps`: a queue's worker maps while the control path may unmap */
+	struct sim_map *maps;
 };
 
 struct sim_evtchn {
@@ -76,12 +88,23 @@ static struct gnt *sim_gnt_open(struct platform *base, uint16_t domid)
 		return NULL;
 	g->base.platform = base;
 	g->dom = dom;
+	pthread_mutex_init(&g->lock, NULL);
 	return &g->base;
 }
 
 static void sim_gnt_close(struct gnt *base)
 {
 	struct sim_gnt *g = (struct sim_gnt *)base;
+	/* Whatever is still mapped is let go with the handle, as closing /dev/xen/gntdev does. */
+	while (g->maps) {
+		struct sim_map *m = g->maps;
+		g->maps = m->next;
+		for (unsigned i = 0; i < m->count; i++)
+			hv_grant_unmap(g->dom, m->refs[i], m->writable);
+		munmap(m->area, (size_t)m->count * HV_PAGE_SIZE);
+		free(m);
+	}
+	pthread_mutex_destroy(&g->lock);
 	free(g->segs);
 	free(g);
 }
@@ -111,28 +134,64 @@ static void *sim_gnt_map(struct gnt *base, unsigned count, const uint32_t *refs,
 {
 	struct sim_gnt *g = (struct sim_gnt *)base;
 	size_t bytes = (size_t)count * HV_PAGE_SIZE;
-	uint8_t *area = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
+	struct sim_map *m = malloc(sizeof(*m) + (size_t)count * sizeof(uint32_t));
+	if (!m)
 		return NULL;
+	uint8_t *area = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED) {
+		free(m);
+		return NULL;
+	}
 	for (unsigned i = 0; i < count; i++) {
 		int16_t status;
-		void *page = hv_grant_map(g->dom, 0, refs[i], writable, &status);
+		void *page = hv_grant_map_pinned(g->dom, 0, refs[i], writable, &status);
 		/* mremap of a shared mapping with old size 0 makes a second mapping of the same page. */
-		if (!page || mremap(page, 0, HV_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, area + (size_t)i * HV_PAGE_SIZE) == MAP_FAILED) {
+		if (page && mremap(page, 0, HV_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, area + (size_t)i * HV_PAGE_SIZE) == MAP_FAILED) {
+			hv_grant_unmap(g->dom, refs[i], writable);
+			page = NULL;
+		}
+		if (!page) {
+			while (i--)
+				hv_grant_unmap(g->dom, refs[i], writable);
 			munmap(area, bytes);
+			free(m);
 			errno = EINVAL;
 			return NULL;
 		}
 		if (!writable)
 			mprotect(area + (size_t)i * HV_PAGE_SIZE, HV_PAGE_SIZE, PROT_READ);
 	}
+	m->area = area;
+	m->count = count;
+	m->writable = writable;
+	memcpy(m->refs, refs, (size_t)count * sizeof(uint32_t));
+	pthread_mutex_lock(&g->lock);
+	m->next = g->maps;
+	g->maps = m;
+	pthread_mutex_unlock(&g->lock);
 	return area;
 }
 
 static void sim_gnt_unmap(struct gnt *base, void *addr, unsigned count)
 {
-	(void)base;
+	struct sim_gnt *g = (struct sim_gnt *)base;
+	struct sim_map *m = NULL;
+	pthread_mutex_lock(&g->lock);
+	for (struct sim_map **pp = &g->maps; *pp; pp = &(*pp)->next) {
+		if ((*pp)->area == addr) {
+			m = *pp;
+			*pp = m->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	/* The page leaves our address space before the guest may have it back. */
 	munmap(addr, (size_t)count * HV_PAGE_SIZE);
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->count; i++)
+		hv_grant_unmap(g->dom, m->refs[i], m->writable);
+	free(m);
 }
 
 static struct evtchn *sim_evtchn_bind(struct platform *base, uint16_t domid, uint32_t remote_port)

@@ -87,13 +87,34 @@ export class SimHost {
   static async start(prefix = 'xensim-'): Promise<SimHost> {
     const host = new SimHost(prefix);
     try {
-      await host.startService(bin('xensim-xenstored'), ['--dir', host.dir], 'xenstored');
+      host.xenstored = await host.startService(bin('xensim-xenstored'), host.xenstoredArgs(), 'xenstored');
       await host.startService(bin('xensim-hv'), ['--socket', host.env.XENSIM_HV_PATH!, '--xenstored', host.env.XENSTORED_PATH!], 'hv');
     } catch (e) {
       await host.stop();
       throw e;
     }
     return host;
+  }
+
+  /** The simulated xenstored; a live update (restartXenstored) keeps its store in this file. */
+  xenstored?: ChildProcess;
+  private xenstoredArgs(): string[] {
+    return ['--dir', this.dir, '--state-file', path.join(this.dir, 'xenstored.state')];
+  }
+
+  /**
+   * Restarts xenstored keeping its store, as oxenstored's live update: SIGUSR1 (the store goes
+   * to the state file, the server exits, every connection drops), then a new server loads it.
+   * `between` runs while no xenstored listens.
+   */
+  async restartXenstored(between?: () => Promise<void>): Promise<void> {
+    const old = this.xenstored!;
+    const exited = new Promise<number | null>((resolve) => old.once('exit', (code) => resolve(code)));
+    old.kill('SIGUSR1');
+    const code = await exited;
+    if (code !== 0) throw new Error(`xenstored exited ${code} on SIGUSR1: ${this.serviceLog().slice(-2000)}`);
+    await between?.();
+    this.xenstored = await this.startService(bin('xensim-xenstored'), this.xenstoredArgs(), 'xenstored');
   }
 
   private async startService(file: string, args: string[], what: string): Promise<ChildProcess> {

@@ -1,7 +1,7 @@
 # xensim-guest: a Linux-blkfront-like frontend with fio-like and hostile workloads,
 # and its tests.
 GUEST_LIB_SRCS := $(addprefix sim/guest/,wire.c mem.c grants.c xenbus.c connect.c blkfront.c verify.c stats.c \
-	opts.c workload.c hostile.c report.c)
+	opts.c workload.c hostile.c malicious.c report.c durable.c)
 GUEST_LIBS := $(LDLIBS_XEN) $(LDLIBS_JSON) -lm
 
 $(eval $(call program,xensim-guest,$(GUEST_LIB_SRCS) sim/guest/main.c $(HV_CLIENT_SRCS),$(GUEST_LIBS)))

@@ -283,19 +283,24 @@ int bf_close(struct bf_dev *d, bool revoke)
 	int be, to = d->cfg.timeout_ms;
 
 	d->connected = false;
+	/* xenstored may have been restarted under us (the data path went on without it). */
+	if (xb_ensure(&d->xb, to) > 0)
+		bf_note(d, "xenstore connection lost; reconnected to close");
 	if (xb_switch_state(&d->xb, XB_CLOSING) == 0)
 		d->state = XB_CLOSING;
 	be = xb_wait_be_state(&d->xb, XB_STATE_BIT(XB_CLOSING) | XB_STATE_BIT(XB_CLOSED), to);
-	if (revoke)
-		bf_release(d);
 	if (xb_switch_state(&d->xb, XB_CLOSED) == 0)
 		d->state = XB_CLOSED;
+	/* Give the backend a moment to finish its side (unmap the rings and persistent grants): as
+	 * with Xen, a grant it still has mapped cannot be ended, so revoking waits for its Closed. */
+	if (be != -1)
+		xb_wait_be_state(&d->xb, XB_STATE_BIT(XB_CLOSED), to < 5000 ? to : 5000);
+	if (revoke)
+		bf_release(d);
 	if (be == -1) {
 		snprintf(d->err, sizeof(d->err), "backend did not acknowledge Closing (state %d)", d->xb.be_state);
 		return -1;
 	}
-	/* Give the backend a moment to finish its side; only reported. */
-	xb_wait_be_state(&d->xb, XB_STATE_BIT(XB_CLOSED), to < 5000 ? to : 5000);
 	return 0;
 }
 
@@ -329,7 +334,8 @@ void bf_release(struct bf_dev *d)
 		q->ev_open = false;
 		q->ring.sring = NULL;
 	}
-	gmem_retry_leaked(&d->mem);
+	/* What the backend still holds now that it has let the device go is a failure. */
+	d->mem.revoke_failures += gmem_retry_leaked(&d->mem);
 }
 
 void bf_fini(struct bf_dev *d)

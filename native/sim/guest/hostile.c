@@ -13,6 +13,25 @@ const char *hexpect_name(enum hexpect e)
 	return n[e];
 }
 
+void hostile_detail(struct hostile_result *r, const char *key, double val)
+{
+	for (unsigned i = 0; i < r->ndet; i++)
+		if (strcmp(r->det[i].key, key) == 0) {
+			r->det[i].val = val;
+			return;
+		}
+	if (r->ndet < HOSTILE_MAX_DETAILS)
+		r->det[r->ndet++] = (struct hdetail){ key, val, false };
+}
+
+void hostile_flag(struct hostile_result *r, const char *key, bool val)
+{
+	hostile_detail(r, key, val);
+	for (unsigned i = 0; i < r->ndet; i++)
+		if (strcmp(r->det[i].key, key) == 0)
+			r->det[i].flag = true;
+}
+
 struct hctx {
 	struct bf_dev *d;
 	const struct guest_opts *o;

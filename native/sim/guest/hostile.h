@@ -18,6 +18,14 @@ enum hexpect { H_OK, H_ERROR, H_NOTSUPP, H_FAIL /* ERROR or EOPNOTSUPP */, H_NON
 const char *hexpect_name(enum hexpect e);
 
 #define HOSTILE_MAX_CASES 48
+#define HOSTILE_MAX_DETAILS 40
+
+/* A named figure of a malicious mode, printed as a member of the summary's `hostile` object. */
+struct hdetail {
+	const char *key;
+	double val;
+	bool flag; /* printed as a boolean */
+};
 
 struct hcase {
 	char name[48];
@@ -42,7 +50,16 @@ struct hostile_result {
 	bool device_dropped;   /* ring-overflow: the backend left Connected (what it must do) */
 	bool pass;
 	char note[200];
+	/* Malicious modes: their figures, and the hypervisor's refusals during the mode. */
+	struct hdetail det[HOSTILE_MAX_DETAILS];
+	unsigned ndet;
+	bool audited;
+	uint64_t refused[HV_REF_NR];
 };
+
+/* Adds (or replaces) a figure. */
+void hostile_detail(struct hostile_result *r, const char *key, double val);
+void hostile_flag(struct hostile_result *r, const char *key, bool val);
 
 /* Runs `o->hostile` on the connected device. Returns 0 when the backend behaved, 1 when not, -1 on our failure. */
 int hostile_run(struct bf_dev *d, const struct guest_opts *o, struct hostile_result *r);

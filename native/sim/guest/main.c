@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "sim/guest/blkfront.h"
+#include "sim/guest/durable.h"
 #include "sim/guest/hostile.h"
+#include "sim/guest/malicious.h"
 #include "sim/guest/opts.h"
 #include "sim/guest/report.h"
 #include "sim/guest/verify.h"
@@ -50,7 +52,7 @@ static struct wl_phase phase_of(const struct guest_opts *o, uint64_t ios)
 
 /* Prefill (read-only verify jobs), the job, then a verifying read of the region. */
 static void run_workload(struct bf_dev *d, const struct guest_opts *o, struct report *rep, bool progress,
-			 struct run_stats st[3], struct vmodel *vm)
+			 struct run_stats st[REPORT_PHASES], struct vmodel *vm)
 {
 	char err[256];
 	struct wl *w;
@@ -101,6 +103,14 @@ static void run_workload(struct bf_dev *d, const struct guest_opts *o, struct re
 			if (wl_run(w, &ph, &st[1], progress) < 0)
 				goto out;
 	}
+	if (o->durable_state) {
+		if (o->after_runtime > 0)
+			rep->phase[3] = &st[3];
+		if (durable_run(d, o, vm, &st[3], progress, err, sizeof(err)) < 0) {
+			snprintf(rep->fatal, sizeof(rep->fatal), "%s", err);
+			goto out;
+		}
+	}
 	if (o->verify && vmodel_known(vm) > 0 && !wl_interrupted) {
 		struct wl_phase vp = { .name = "verify", .rw = RW_READ, .ios = wl_blocks(w) };
 		run_stats_init(&st[2]);
@@ -117,7 +127,7 @@ int main(int argc, char **argv)
 {
 	static struct guest_opts o;
 	static struct bf_dev dev;
-	static struct run_stats st[3];
+	static struct run_stats st[REPORT_PHASES];
 	static struct hostile_result hr;
 	static struct vmodel vm;
 	struct report rep;
@@ -181,7 +191,7 @@ int main(int argc, char **argv)
 
 	if (o.hostile) {
 		rep.hostile = &hr;
-		rep.hostile_rc = hostile_run(&dev, &o, &hr);
+		rep.hostile_rc = malicious_mode(o.hostile) ? malicious_run(&dev, &o, &hr) : hostile_run(&dev, &o, &hr);
 		if (rep.hostile_rc < 0)
 			snprintf(rep.fatal, sizeof(rep.fatal), "hostile %.20s: %.200s", o.hostile, hr.note);
 	} else {

@@ -96,7 +96,9 @@ int gmem_revoke_put(struct gmem *m, uint32_t gref)
 		gmem_gref_put(m, gref);
 		return 0;
 	}
-	m->revoke_failures++;
+	/* Still in the backend's hands (a persistent map): deferred, as Linux's gnttab_end_foreign_access
+	 * does; a failure only if the backend still holds it once it has closed (bf_release). */
+	m->revoke_deferred++;
 	if (m->nleaked == m->leaked_cap) {
 		uint32_t cap = m->leaked_cap ? m->leaked_cap * 2 : 16;
 		uint32_t *p = realloc(m->leaked, cap * sizeof(*p));

@@ -28,7 +28,8 @@ struct gmem {
 	uint32_t gref_cap, gref_head, gref_count;
 	uint32_t *leaked; /* refs whose revoke failed: retried at close */
 	uint32_t nleaked, leaked_cap;
-	uint64_t grants, revokes, revoke_failures;
+	uint64_t grants, revokes, revoke_deferred;
+	uint64_t revoke_failures; /* still held by the backend after it closed */
 };
 
 /*
@@ -60,8 +61,8 @@ static inline uint32_t gmem_grefs_free(const struct gmem *m)
 int gmem_grant(struct gmem *m, uint32_t gref, uint32_t page, bool readonly);
 /*
  * Revokes `gref` and frees it. If the backend still holds it (as Xen's
- * gnttab_end_foreign_access would refuse), counts the failure, keeps the ref
- * out of circulation and returns -1.
+ * gnttab_end_foreign_access would refuse: a map pins it), defers it: the ref
+ * stays out of circulation until gmem_retry_leaked succeeds; returns -1.
  */
 int gmem_revoke_put(struct gmem *m, uint32_t gref);
 /* Retries leaked refs; returns how many are still held by the backend. */

@@ -10,7 +10,10 @@
 #include <strings.h>
 
 const char *const hostile_modes[] = { "bad-gref", "past-end", "bad-segment", "too-many-segments", "bad-indirect",
-				      "ring-overflow", "after-close", "bad-op", "ro-write", NULL };
+				      "ring-overflow", "after-close", "bad-op", "ro-write",
+				      /* malicious.c */
+				      "rewrite-in-flight", "flood", "ro-grant-read", "revoke-in-flight", "xenstore-flip",
+				      NULL };
 
 static const char *const rw_names[] = { "read", "write", "randread", "randwrite", "rw", "randrw" };
 
@@ -83,9 +86,13 @@ void guest_usage(FILE *f)
 		"  --verify  [--verify-state FILE]\n"
 		"  --close   --resize-wait SECTORS   --timeout SECONDS\n"
 		"  --hostile bad-gref|past-end|bad-segment|too-many-segments|bad-indirect|\n"
-		"            ring-overflow|after-close|bad-op|ro-write\n"
+		"            ring-overflow|after-close|bad-op|ro-write|\n"
+		"            rewrite-in-flight|flood|ro-grant-read|revoke-in-flight|xenstore-flip\n"
+		"            (malicious modes run for --runtime seconds, default 2)\n"
 		"  --page-base P --pages N --gref-base G --grefs N   guest memory windows\n"
 		"  --progress | --no-progress\n"
+		"  --durable-state FILE [--after-offset BYTES --after-runtime S]   with --verify: after the job a\n"
+		"            flush, then the model of what it made durable in FILE; then unverified writes elsewhere\n"
 		"Prints a JSON summary on stdout; exits 0 only if there were no errors.\n");
 }
 
@@ -93,6 +100,7 @@ enum {
 	O_DOMID = 256, O_DEVID, O_XS, O_HV, O_ABI, O_RW, O_MIX, O_BS, O_DEPTH, O_QUEUES, O_ORDER, O_RUNTIME, O_IOS,
 	O_SIZE, O_OFFSET, O_SEED, O_DISCARD, O_FLUSH, O_FUA, O_INDIRECT, O_PERSIST, O_VERIFY, O_VSTATE, O_CLOSE,
 	O_RESIZE, O_HOSTILE, O_TIMEOUT, O_PBASE, O_PAGES, O_GBASE, O_GREFS, O_PROGRESS, O_NOPROGRESS, O_HELP,
+	O_DURABLE, O_AFTER_OFFSET, O_AFTER_RUNTIME,
 };
 
 static const struct option longopts[] = {
@@ -130,6 +138,9 @@ static const struct option longopts[] = {
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "no-progress", no_argument, NULL, O_NOPROGRESS },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "durable-state", required_argument, NULL, O_DURABLE },
+	{ "after-offset", required_argument, NULL, O_AFTER_OFFSET },
+	{ "after-runtime", required_argument, NULL, O_AFTER_RUNTIME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -191,6 +202,15 @@ int guest_opts_parse(struct guest_opts *o, int argc, char **argv, char *err, siz
 		case O_CLOSE: o->close = true; continue;
 		case O_PROGRESS: o->progress = 1; continue;
 		case O_NOPROGRESS: o->progress = 0; continue;
+		case O_DURABLE: o->durable_state = a; continue;
+		case O_AFTER_OFFSET:
+			if (parse_size(a, &o->after_offset) < 0 || o->after_offset % 512)
+				return bad(err, errlen, "--after-offset: a multiple of 512, not '%s'", a);
+			continue;
+		case O_AFTER_RUNTIME:
+			if (seconds_arg(a, &o->after_runtime) < 0)
+				return bad(err, errlen, "--after-runtime: not a number of seconds: '%s'", a);
+			continue;
 		case O_ABI:
 			if (strcmp(a, "x86_64") != 0 && strcmp(a, "x86_32") != 0)
 				return bad(err, errlen, "--abi: x86_64 or x86_32, not '%s'", a);
@@ -318,5 +338,9 @@ int guest_opts_parse(struct guest_opts *o, int argc, char **argv, char *err, siz
 		return bad(err, errlen, "--offset and --size: multiples of 512");
 	if (o->verify_state && !o->verify)
 		return bad(err, errlen, "--verify-state needs --verify");
+	if (o->durable_state && (!o->verify || !rw_writes(o->rw)))
+		return bad(err, errlen, "--durable-state needs --verify and a writing job");
+	if ((o->after_runtime > 0) != (o->after_offset > 0) || (o->after_runtime > 0 && !o->durable_state))
+		return bad(err, errlen, "--after-offset and --after-runtime go together, with --durable-state");
 	return 0;
 }

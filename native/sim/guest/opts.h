@@ -35,6 +35,9 @@ struct guest_opts {
 	double timeout;        /* seconds for every bounded wait */
 	uint32_t page_base, pages, gref_base, grefs;
 	int progress;          /* -1 auto (stderr is a terminal), 0 off, 1 on */
+	const char *durable_state; /* after the main phase: flush, then save the model here (durable.h) */
+	uint64_t after_offset;     /* then write elsewhere for after_runtime seconds (a region of --size) */
+	double after_runtime;
 };
 
 extern const char *const hostile_modes[];

@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
-static const char *const phase_names[3] = { "prefill", "main", "verify_pass" };
+static const char *const phase_names[REPORT_PHASES] = { "prefill", "main", "verify_pass", "after" };
 
 struct err_counts {
 	uint64_t io, eopnotsupp, bad_status, aborted, timeout, protocol, grant_revoke, verify, handshake, resize,
@@ -14,7 +14,7 @@ struct err_counts {
 static void count(const struct report *r, struct err_counts *e)
 {
 	memset(e, 0, sizeof(*e));
-	for (int p = 0; p < 3; p++) {
+	for (int p = 0; p < REPORT_PHASES; p++) {
 		const struct run_stats *s = r->phase[p];
 		if (!s)
 			continue;
@@ -28,7 +28,8 @@ static void count(const struct report *r, struct err_counts *e)
 	}
 	if (r->d) {
 		e->protocol = r->d->protocol_errors;
-		e->grant_revoke = r->d->mem.revoke_failures;
+		/* Held after the backend answered (no persistent grants), or after it closed. */
+		e->grant_revoke = r->d->revoke_failures + r->d->mem.revoke_failures;
 	}
 	if (r->vm)
 		e->verify = r->vm->failures;
@@ -164,6 +165,34 @@ static json_t *hostile_json(const struct hostile_result *h)
 			 "device_dropped", h->device_dropped, "note", h->note[0] ? json_string(h->note) : json_null());
 }
 
+/* A malicious mode's figures as members of its object, and what the hypervisor refused meanwhile. */
+static void hostile_details(json_t *j, const struct hostile_result *h)
+{
+	for (unsigned i = 0; i < h->ndet; i++) {
+		double v = h->det[i].val;
+		json_object_set_new(j, h->det[i].key,
+				    h->det[i].flag ? json_boolean(v != 0)
+				    : v == (double)(json_int_t)v ? json_integer((json_int_t)v) : json_real(v));
+	}
+	if (h->audited) {
+		json_t *ref = json_object();
+		for (int k = 0; k < HV_REF_NR; k++)
+			json_object_set_new(ref, hv_refusal_name((enum hv_refusal)k), json_integer((json_int_t)h->refused[k]));
+		json_object_set_new(j, "hv_refused", ref);
+	}
+}
+
+/* The hypervisor's account of the backend's grant accesses to our domain, over the whole run. */
+static json_t *audit_json(const struct hv_audit *a)
+{
+	json_t *ref = json_object();
+	for (int k = 0; k < HV_REF_NR; k++)
+		json_object_set_new(ref, hv_refusal_name((enum hv_refusal)k),
+				    json_integer((json_int_t)__atomic_load_n(&a->refused[k], __ATOMIC_RELAXED)));
+	return json_pack("{s:I,s:I,s:I,s:I,s:o}", "copies", (json_int_t)a->copies, "maps", (json_int_t)a->maps,
+			 "unmaps", (json_int_t)a->unmaps, "maps_held", (json_int_t)a->maps_held, "refused", ref);
+}
+
 void report_print(FILE *f, const struct report *r)
 {
 	const struct guest_opts *o = r->o;
@@ -199,7 +228,7 @@ void report_print(FILE *f, const struct report *r)
 		json_decref(m);
 	}
 	phases = json_object();
-	for (int p = 0; p < 3; p++)
+	for (int p = 0; p < REPORT_PHASES; p++)
 		if (r->phase[p] && p != 1)
 			json_object_set_new(phases, phase_names[p], phase_json(r->phase[p]));
 	if (json_object_size(phases))
@@ -208,8 +237,13 @@ void report_print(FILE *f, const struct report *r)
 		json_decref(phases);
 	if (r->vm)
 		json_object_set_new(root, "verify", verify_json(r->vm));
-	if (r->hostile)
-		json_object_set_new(root, "hostile", hostile_json(r->hostile));
+	if (r->hostile) {
+		json_t *h = hostile_json(r->hostile);
+		hostile_details(h, r->hostile);
+		json_object_set_new(root, "hostile", h);
+	}
+	if (r->d && r->d->mem.mapped && r->d->mem.dom.audit)
+		json_object_set_new(root, "hv_audit", audit_json(r->d->mem.dom.audit));
 	if (r->resize_checked)
 		json_object_set_new(root, "resize",
 				    json_pack("{s:I,s:I,s:b,s:f,s:I}", "wanted", (json_int_t)o->resize_wait, "seen",
@@ -223,9 +257,11 @@ void report_print(FILE *f, const struct report *r)
 					      "backend_state", r->backend_state_final));
 	if (r->d) {
 		json_object_set_new(root, "grants",
-				    json_pack("{s:I,s:I,s:I,s:i}", "granted", (json_int_t)r->d->mem.grants, "revoked",
-					      (json_int_t)r->d->mem.revokes, "revoke_failures",
-					      (json_int_t)r->d->mem.revoke_failures, "still_held", (int)r->grants_left));
+				    json_pack("{s:I,s:I,s:I,s:I,s:i}", "granted", (json_int_t)r->d->mem.grants, "revoked",
+					      (json_int_t)r->d->mem.revokes, "deferred", (json_int_t)r->d->mem.revoke_deferred,
+					      "revoke_failures",
+					      (json_int_t)(r->d->revoke_failures + r->d->mem.revoke_failures), "still_held",
+					      (int)r->grants_left));
 		msgs = json_array();
 		for (unsigned i = 0; i < r->d->nproto_msgs; i++)
 			json_array_append_new(msgs, json_string(r->d->proto_msgs[i]));

@@ -12,12 +12,14 @@
 #include "sim/guest/stats.h"
 #include "sim/guest/verify.h"
 
+#define REPORT_PHASES 4
+
 struct report {
 	const struct guest_opts *o;
 	const struct bf_dev *d;
 	bool connected;                /* the handshake reached Connected */
 	char fatal[256];               /* why the run could not go on ("" if it could) */
-	const struct run_stats *phase[3]; /* prefill, main, verify pass (NULL when not run) */
+	const struct run_stats *phase[REPORT_PHASES]; /* prefill, main, verify pass, after (NULL when not run) */
 	const struct vmodel *vm;
 	const struct hostile_result *hostile;
 	int hostile_rc;                /* hostile_run's result */

@@ -15,6 +15,7 @@
 
 #include "sim/guest/blkfront.h"
 #include "sim/guest/hostile.h"
+#include "sim/guest/malicious.h"
 #include "sim/guest/test_backend.h"
 #include "sim/guest/test_env.h"
 #include "sim/guest/verify.h"
@@ -326,11 +327,51 @@ static void test_starved(void)
 	tb_stop(b);
 }
 
+/*
+ * The malicious ring modes against the same backend, briefly. Not flood (it lowers its own
+ * priority, this whole process's) nor xenstore-flip (the test backend does not reconnect).
+ */
+static void test_malicious(void)
+{
+	static const char *const modes[] = { "rewrite-in-flight", "ro-grant-read", "revoke-in-flight" };
+	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		uint32_t devid = add_vbd();
+		struct tb_opts bo = tb_defaults(DOMID, devid);
+		struct bf_config c = config(devid);
+		struct guest_opts o;
+		struct hostile_result *r = calloc(1, sizeof(*r));
+		struct bf_dev d;
+		struct tb *b;
+		int rc;
+
+		REQUIRE(r);
+		guest_opts_defaults(&o);
+		o.domid = DOMID;
+		o.hostile = modes[i];
+		o.timeout = 5;
+		o.runtime = 0.3;
+		b = start_backend(&bo);
+		connect_dev(&d, &c);
+		rc = malicious_run(&d, &o, r);
+		if (rc != 0 || !r->pass)
+			fprintf(stderr, "malicious %s: rc %d, note '%s'\n", modes[i], rc, r->note);
+		CHECK(rc == 0 && r->pass && r->sanity == 1);
+		CHECK(r->answered == r->sent && r->sent > 0);
+		CHECK(r->audited && r->refused[HV_REF_BAD_RANGE] == 0 && r->refused[HV_REF_OTHER_DOMAIN] == 0);
+		bf_close(&d, true);
+		bf_fini(&d);
+		tb_stop(b);
+		free(r);
+	}
+}
+
 /* Every hostile mode against a backend built on the blkif engine: all must pass. */
 static void test_hostile(void)
 {
 	for (int i = 0; hostile_modes[i]; i++) {
 		const char *mode = hostile_modes[i];
+		if (malicious_mode(mode))
+			continue; /* test_malicious */
 		uint32_t devid = add_vbd();
 		struct tb_opts bo = tb_defaults(DOMID, devid);
 		struct bf_config c = config(devid);
@@ -529,6 +570,7 @@ int main(void)
 	test_wrong_op();
 	test_starved();
 	test_hostile();
+	test_malicious();
 	test_program();
 
 	xs_close(xs0);

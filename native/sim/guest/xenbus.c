@@ -178,6 +178,31 @@ void xb_fatal(struct xb *x, int err, const char *msg)
 	xb_switch_state(x, XB_CLOSING);
 }
 
+int xb_ensure(struct xb *x, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	struct xs_handle *h;
+	bool sectors = x->watching_sectors;
+	/* Any request answers on a live connection; on a dead one libxenstore fails at once. */
+	char *p = xs_get_domain_path(x->xs, x->domid);
+
+	if (p) {
+		free(p);
+		return 0;
+	}
+	while (!(h = xs_open(XS_OPEN_SOCKETONLY)) && now_ms() < deadline)
+		poll(NULL, 0, 50);
+	if (!h)
+		return -1;
+	xs_close(x->xs);
+	x->xs = h;
+	x->watching_sectors = false;
+	if (xb_watch_backend(x) < 0 || (sectors && xb_watch_sectors(x) < 0))
+		return -1;
+	x->be_changed = true;
+	return 1;
+}
+
 int xb_watch_backend(struct xb *x)
 {
 	char path[192];

@@ -48,6 +48,13 @@ int xb_switch_state(struct xb *x, int state);
 /* xenbus_dev_fatal: error/device/vbd/<devid>/error = "<err> <msg>", then Closing. */
 void xb_fatal(struct xb *x, int err, const char *msg);
 
+/*
+ * Makes sure the xenstore connection is alive; after a xenstored restart
+ * (live update: the store is kept, connections are not) opens a new one,
+ * retrying for up to `timeout_ms`, and registers our watches again.
+ * 0 alive, 1 reconnected, -1 unreachable.
+ */
+int xb_ensure(struct xb *x, int timeout_ms);
 /* Registers the backend-state watch (fires once at once, as all watches do). */
 int xb_watch_backend(struct xb *x);
 int xb_watch_sectors(struct xb *x);

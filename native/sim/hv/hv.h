@@ -33,6 +33,35 @@
 #define HV_MAX_NR_PAGES (1u << 20)
 #define HV_MAX_NR_GRANTS (1u << 16)
 
+/*
+ * What the hypervisor refused the backend (any process doing grant copies or
+ * maps against this domain), by reason: a test asks the guest for it to show
+ * the backend never reached for something it was not given. It sits in the
+ * page after the active table, shared like it.
+ */
+enum hv_refusal {
+	HV_REF_NOT_GRANTED,   /* no GTF_permit_access entry, or a ref past the table */
+	HV_REF_OTHER_DOMAIN,  /* granted, but to another domain */
+	HV_REF_READONLY,      /* a write (copy into, writable map) through a read-only grant */
+	HV_REF_BAD_RANGE,     /* offset/length outside the page, or a frame outside the domain */
+	HV_REF_DEAD_DOMAIN,   /* the domain is destroyed */
+	HV_REF_OTHER,         /* busy entry, pin overflow */
+	HV_REF_NR
+};
+struct hv_audit {
+	uint64_t refused[HV_REF_NR];
+	uint64_t copies, maps, unmaps; /* accesses granted */
+	uint64_t maps_held;            /* pinned maps not yet unmapped */
+};
+const char *hv_refusal_name(enum hv_refusal r);
+
+/* Size of the active memfd: one pin word per grant, rounded to pages, then the audit page. */
+static inline size_t hv_active_bytes(uint32_t nr_grants)
+{
+	size_t n = (size_t)nr_grants * sizeof(uint32_t);
+	return (n + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE * HV_PAGE_SIZE + HV_PAGE_SIZE;
+}
+
 struct hv_status {
 	uint32_t alive; /* 1 while the domain exists; 0 once destroyed */
 	uint32_t domid;
@@ -52,6 +81,7 @@ struct hv_domain {
 	 * by every process that maps the domain so GTF_reading/GTF_writing are
 	 * cleared only when the last concurrent copy of a grant finishes. */
 	uint32_t *active;
+	struct hv_audit *audit;          /* after the active table */
 };
 
 struct hv_conn;
@@ -124,6 +154,11 @@ int hv_grant_copy(const struct hv_domain *d, uint16_t self, struct hv_copy_seg *
  * returns a pointer to the page, or NULL with *status set (status may be NULL). A check only: with no
  * unmap to end it, the mapping holds no GTF_reading/GTF_writing, so it does not block revocation. */
 void *hv_grant_map(const struct hv_domain *d, uint16_t self, uint32_t gref, bool writable, int16_t *status);
+/* A map as Xen's GNTTABOP_map_grant_ref does it: the entry is pinned (GTF_reading, and GTF_writing
+ * if writable) until hv_grant_unmap with the same `writable`, so the guest cannot end access to a
+ * page a backend still has mapped. Same checks and result as hv_grant_map. */
+void *hv_grant_map_pinned(const struct hv_domain *d, uint16_t self, uint32_t gref, bool writable, int16_t *status);
+void hv_grant_unmap(const struct hv_domain *d, uint32_t gref, bool writable);
 
 /* Frontend helpers: grant page `frame` of `d` to `to_domid` (readonly or not) at `gref`, or revoke it. */
 int hv_grant_access(struct hv_domain *d, uint32_t gref, uint16_t to_domid, uint32_t frame, bool readonly);

@@ -67,8 +67,10 @@ int hv_domain_map(struct hv_conn *hv, uint32_t domid, struct hv_domain *out)
 			     PROT_READ | PROT_WRITE);
 	/* Read-only: only the hypervisor says whether a domain is alive. */
 	out->status = map_fd(fds[HV_FD_STATUS], HV_PAGE_SIZE, PROT_READ);
-	out->active = map_fd(fds[HV_FD_ACTIVE], round_page(out->nr_grants * sizeof(uint32_t)),
-			     PROT_READ | PROT_WRITE);
+	out->active = map_fd(fds[HV_FD_ACTIVE], hv_active_bytes(out->nr_grants), PROT_READ | PROT_WRITE);
+	if (out->active)
+		out->audit = (struct hv_audit *)(void *)((uint8_t *)out->active + hv_active_bytes(out->nr_grants) -
+							 HV_PAGE_SIZE);
 	if (!out->memory || !out->grants || !out->status || !out->active)
 		e = errno ? errno : EPROTO;
 out:
@@ -92,6 +94,6 @@ void hv_domain_unmap(struct hv_domain *d)
 	if (d->status)
 		munmap((void *)d->status, HV_PAGE_SIZE);
 	if (d->active)
-		munmap(d->active, round_page(d->nr_grants * sizeof(uint32_t)));
+		munmap(d->active, hv_active_bytes(d->nr_grants));
 	memset(d, 0, sizeof(*d));
 }

@@ -125,7 +125,7 @@ int srv_domain_create(uint32_t domid, uint32_t nr_pages, uint32_t nr_grants)
 	sizes[HV_FD_MEMORY] = (size_t)nr_pages * HV_PAGE_SIZE;
 	sizes[HV_FD_GRANTS] = round_page(nr_grants * sizeof(grant_entry_v1_t));
 	sizes[HV_FD_STATUS] = HV_PAGE_SIZE;
-	sizes[HV_FD_ACTIVE] = round_page(nr_grants * sizeof(uint32_t));
+	sizes[HV_FD_ACTIVE] = hv_active_bytes(nr_grants); /* pins, then the audit page */
 	for (int i = 0; i < HV_NR_DOMAIN_FDS && rc == 0; i++) {
 		d->fds[i] = make_memfd(domid, what[i], sizes[i]);
 		if (d->fds[i] < 0)

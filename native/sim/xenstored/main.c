@@ -1,22 +1,24 @@
 /* xensim-xenstored: a xenstored for the Xen simulator, speaking the real
  * wire protocol on Unix sockets so the real libxenstore works against it.
  *
- *   xensim-xenstored --dir DIR [--pidfile FILE] [--trace]
+ *   xensim-xenstored --dir DIR [--pidfile FILE] [--state-file FILE] [--trace]
  *
  * dom0 clients connect to DIR/socket (XENSTORED_PATH for libxenstore);
  * domain N's clients to DIR/socket.dN once N is introduced. Prints "ready"
- * when listening; SIGTERM or SIGINT stop it and remove its sockets. */
+ * when listening; SIGTERM or SIGINT stop it and remove its sockets; SIGUSR1
+ * too, after saving the store to --state-file for the next server (state.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "server.h"
+#include "state.h"
 #include "util.h"
 
 static void usage(FILE *f)
 {
-    fputs("usage: xensim-xenstored --dir DIR [--pidfile FILE] [--trace]\n", f);
+    fputs("usage: xensim-xenstored --dir DIR [--pidfile FILE] [--state-file FILE] [--trace]\n", f);
 }
 
 int main(int argc, char **argv)
@@ -25,10 +27,11 @@ int main(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "pidfile", required_argument, NULL, 'p' },
         { "trace", no_argument, NULL, 't' },
+        { "state-file", required_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *dir = NULL, *pidfile = NULL;
+    const char *dir = NULL, *pidfile = NULL, *state_file = NULL;
     bool trace = false;
     struct xsd x;
     int c, rc = 0;
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
         case 'd': dir = optarg; break;
         case 'p': pidfile = optarg; break;
         case 't': trace = true; break;
+        case 's': state_file = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -47,6 +51,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!server_init(&x, dir, trace)) {
+        server_fini(&x);
+        return 1;
+    }
+    if (state_file && state_load(&x, state_file) < 0) {
         server_fini(&x);
         return 1;
     }
@@ -62,6 +70,10 @@ int main(int argc, char **argv)
     printf("ready\n");
     fflush(stdout);
     server_run(&x);
+    if (x.live_update && !state_file)
+        xsd_log("SIGUSR1 without --state-file: stopping without saving the store");
+    if (x.live_update && state_file && !state_save(&x, state_file))
+        rc = 1;
     server_fini(&x);
     if (pidfile && unlink(pidfile) < 0)
         rc = 1;

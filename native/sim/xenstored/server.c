@@ -150,6 +150,7 @@ bool server_init(struct xsd *x, const char *dir, bool trace)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     x->sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -296,8 +297,11 @@ static void handle_signal(struct xsd *x)
 {
     struct signalfd_siginfo si;
 
-    while (read(x->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+    while (read(x->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         x->stop = true;
+        if (si.ssi_signo == SIGUSR1)
+            x->live_update = true;
+    }
 }
 
 void server_run(struct xsd *x)

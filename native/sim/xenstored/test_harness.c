@@ -135,28 +135,24 @@ static void server_binary(char *out, size_t cap)
     snprintf(out, cap, "%s/xensim-xenstored", self);
 }
 
-void th_start(void)
+/* Runs the server on `dir` (with its state file, for th_live_update) and waits for "ready". */
+static void spawn_server(void)
 {
-    char bin[PATH_MAX + 32], line[64];
-    char *argv[6];
-    int out[2], i;
+    char bin[PATH_MAX + 32], line[64], state[sizeof(dir) + 16];
+    char *argv[8];
+    int out[2];
     size_t got = 0;
 
-    install_guards();
     server_binary(bin, sizeof(bin));
-    snprintf(dir, sizeof(dir), "/tmp/xsd-test-XXXXXX");
-    if (!mkdtemp(dir))
-        th_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
-    snprintf(sockets[0], sizeof(sockets[0]), "%s/socket", dir);
-    for (i = 1; i <= MAX_TEST_DOMID; i++)
-        snprintf(sockets[i], sizeof(sockets[i]), "%s/socket.d%d", dir, i);
+    snprintf(state, sizeof(state), "%s/state", dir);
     argv[0] = bin;
     argv[1] = "--dir";
     argv[2] = dir;
     argv[3] = "--pidfile";
     argv[4] = pidfile;
-    argv[5] = NULL;
+    argv[5] = "--state-file";
+    argv[6] = state;
+    argv[7] = NULL;
     if (pipe(out) < 0)
         th_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
     server_pid = fork();
@@ -190,6 +186,36 @@ void th_start(void)
     close(out[0]);
     if (strcmp(line, "ready\n") != 0)
         th_fail(__FILE__, __LINE__, "server said \"%s\"", line);
+}
+
+void th_start(void)
+{
+    int i;
+
+    install_guards();
+    snprintf(dir, sizeof(dir), "/tmp/xsd-test-XXXXXX");
+    if (!mkdtemp(dir))
+        th_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+    snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+    snprintf(sockets[0], sizeof(sockets[0]), "%s/socket", dir);
+    for (i = 1; i <= MAX_TEST_DOMID; i++)
+        snprintf(sockets[i], sizeof(sockets[i]), "%s/socket.d%d", dir, i);
+    spawn_server();
+}
+
+void th_live_update(void)
+{
+    int status = 0, i;
+
+    kill(server_pid, SIGUSR1);
+    for (i = 0; i < 500 && waitpid(server_pid, &status, WNOHANG) != server_pid; i++)
+        sleep_ms(10);
+    if (i == 500)
+        th_fail(__FILE__, __LINE__, "server did not stop on SIGUSR1");
+    server_pid = -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        th_fail(__FILE__, __LINE__, "live update: server exited with status %#x", (unsigned)status);
+    spawn_server();
 }
 
 void th_stop(void)

@@ -15,6 +15,10 @@
 /* Starts the server (the one built beside the test binary, or
  * $XENSIM_XENSTORED) and waits for its "ready". */
 void th_start(void);
+/* A live update: SIGUSR1 (the store goes to the state file, the server
+ * exits 0), then a new server on the same directory loads it. Every open
+ * handle is disconnected. */
+void th_live_update(void);
 /* Stops it with SIGTERM and fails the test unless it exited with 0 and
  * removed its sockets (a sanitized server reports leaks this way). */
 void th_stop(void);

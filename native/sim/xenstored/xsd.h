@@ -31,6 +31,7 @@ struct xsd {
     char *dir;
     bool trace;                  /* log every request on stderr */
     bool stop;
+    bool live_update;            /* stopped by SIGUSR1: save the state (state.h) */
 };
 
 #endif

@@ -399,6 +399,48 @@ static void test_revoke_races_copies(void)
 	teardown(24);
 }
 
+/* A pinned map holds the grant as Xen's map does: the guest cannot end access until it is unmapped. */
+static void test_pinned_map_blocks_revoke(void)
+{
+	int16_t st = 99;
+	uint8_t *p;
+
+	setup(26);
+	CHECK(hv_grant_access(&fe, 9, BACKEND, 3, false) == 0);
+	p = hv_grant_map_pinned(&be, BACKEND, 9, true, &st);
+	CHECK(st == GNTST_okay && p == be.memory + 3 * HV_PAGE_SIZE);
+	CHECK(fe.grants[9].flags == (GTF_permit_access | GTF_reading | GTF_writing));
+	CHECK_ERR(hv_grant_revoke(&fe, 9), EBUSY);
+	CHECK(be.audit->maps == 1 && be.audit->maps_held == 1);
+	hv_grant_unmap(&be, 9, true);
+	CHECK(fe.grants[9].flags == GTF_permit_access);
+	CHECK(be.audit->unmaps == 1 && be.audit->maps_held == 0);
+	CHECK(hv_grant_revoke(&fe, 9) == 0);
+	/* Read-only: a read-only map pins for reading only; a writable one is refused and counted. */
+	CHECK(hv_grant_access(&fe, 10, BACKEND, 4, true) == 0);
+	CHECK(hv_grant_map_pinned(&be, BACKEND, 10, true, &st) == NULL && st == GNTST_permission_denied);
+	CHECK(be.audit->refused[HV_REF_READONLY] == 1);
+	CHECK(hv_grant_map_pinned(&be, BACKEND, 10, false, &st) != NULL && st == GNTST_okay);
+	CHECK(fe.grants[10].flags == (GTF_permit_access | GTF_readonly | GTF_reading));
+	CHECK_ERR(hv_grant_revoke(&fe, 10), EBUSY);
+	hv_grant_unmap(&be, 10, false);
+	CHECK(hv_grant_revoke(&fe, 10) == 0);
+	/* Refusals by reason, seen by the guest's mapping of the same domain. */
+	CHECK(hv_grant_map_pinned(&be, BACKEND, 10, false, &st) == NULL && st == GNTST_bad_gntref);
+	CHECK(hv_grant_map_pinned(&be, BACKEND, NR_GRANTS, false, &st) == NULL && st == GNTST_bad_gntref);
+	CHECK(hv_grant_access(&fe, 11, BACKEND + 5, 4, false) == 0);
+	CHECK(hv_grant_map_pinned(&be, BACKEND, 11, false, &st) == NULL && st == GNTST_permission_denied);
+	{
+		uint8_t buf[8];
+		CHECK(hv_grant_access(&fe, 12, BACKEND, 4, false) == 0);
+		CHECK(copy1(12, HV_PAGE_SIZE - 4, 8, buf, false) == GNTST_bad_copy_arg);
+	}
+	CHECK(fe.audit->refused[HV_REF_NOT_GRANTED] == 2 && fe.audit->refused[HV_REF_OTHER_DOMAIN] == 1 &&
+	      fe.audit->refused[HV_REF_BAD_RANGE] == 1 && fe.audit->refused[HV_REF_READONLY] == 1);
+	CHECK(strcmp(hv_refusal_name(HV_REF_READONLY), "readonly_write") == 0);
+	teardown(26);
+}
+
 int main(void)
 {
 	hvt_init();
@@ -419,6 +461,7 @@ int main(void)
 	RUN(test_copy_across_processes);
 	RUN(test_concurrent_copies_same_grant);
 	RUN(test_revoke_races_copies);
+	RUN(test_pinned_map_blocks_revoke);
 	hv_disconnect(hv);
 	return hvt_finish();
 }
