@@ -76,6 +76,8 @@ install: all
 	install -d $(LIBDIR) $(LIBEXEC)/volume $(LIBEXEC)/datapath
 	install -m 0755 $(BUNDLE) $(LIBDIR)/xapi-storage-spdk.js
 	install -m 0755 native/build/xenblkd $(LIBDIR)/xenblkd
+	# xenblkd-spdk exists where SPDK was found at build time (docs/spdk.md).
+	[ ! -f native/build/xenblkd-spdk ] || install -m 0755 native/build/xenblkd-spdk $(LIBDIR)/xenblkd-spdk
 	install -m 0644 native/build/libxenblk-shim.so $(LIBDIR)/libxenblk-shim.so
 	rm -rf $(LIBDIR)/node_modules && mkdir -p $(LIBDIR)/node_modules
 	cp -a node_modules/ffi-rs $(LIBDIR)/node_modules/

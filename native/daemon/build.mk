@@ -6,4 +6,10 @@ XENBLKD_SRCS = daemon/main.c daemon/methods.c daemon/disk_params.c daemon/log.c 
 	engine/engine.c engine/null.c engine/uring.c engine/faults.c \
 	platform/platform.c platform/xen.c platform/sim.c \
 	$(BLKIF_SRCS) $(HV_CLIENT_SRCS)
-$(eval $(call program,xenblkd,$(XENBLKD_SRCS),$(LDLIBS_XEN) $(LDLIBS_URING) $(LDLIBS_JSON)))
+$(eval $(call program,xenblkd,$(XENBLKD_SRCS) daemon/spdk_stub.c,$(LDLIBS_XEN) $(LDLIBS_URING) $(LDLIBS_JSON)))
+
+# xenblkd-spdk: the same daemon with the SPDK engine, where SPDK is found (docs/spdk.md).
+ifeq ($(SPDK_FOUND),yes)
+$(BUILD)/obj/daemon/spdk.o $(BUILD)/san-obj/daemon/spdk.o: CPPFLAGS += $(SPDK_CFLAGS)
+$(eval $(call program,xenblkd-spdk,$(XENBLKD_SRCS) daemon/spdk.c engine/spdk.c engine/spdk_host.c,$(LDLIBS_XEN) $(LDLIBS_URING) $(LDLIBS_JSON) $(SPDK_LIBS)))
+endif

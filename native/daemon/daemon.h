@@ -81,4 +81,9 @@ bool claims_try(struct daemon *d, struct vbd *v);
 /* Runs the xenbus state machine and acts on the directory going away or being replaced. */
 void daemon_reconcile(struct daemon *d, struct vbd *v);
 
+/* daemon/spdk.c: SPDK's environment, when built with SPDK and given --spdk-config. */
+int daemon_spdk_start(const char *config_file, int mem_mb, bool hugepages, char *err, size_t errlen);
+void daemon_spdk_poll(void);
+void daemon_spdk_stop(void);
+
 #endif

@@ -101,7 +101,7 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 	cfg->features.pool_pages = (unsigned)pool;
 	cfg->features.poll_us = (unsigned)poll;
 	if (strcmp(cfg->engine, "null") != 0 && !cfg->path) {
-		snprintf(msg, msglen, "path (a file or block device) is required for the %s engine", cfg->engine);
+		snprintf(msg, msglen, "path (a file or block device; the bdev name for spdk) is required for the %s engine", cfg->engine);
 		return -1;
 	}
 	json_t *nbd_socket = json_object_get(params, "nbd_socket");

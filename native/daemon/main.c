@@ -34,7 +34,10 @@ static void usage(FILE *f)
 		   "  --ready-fd N     write \"ready\\n\" to fd N once serving, then close it\n"
 		   "  --disk JSON      a disk_add parameter object to serve from the start\n"
 		   "  --queues N --poll-us N --pool-pages N   defaults for disks\n"
-		   "  --allow-fault-injection   serve disk_inject_error (tests only, never in production)\n");
+		   "  --allow-fault-injection   serve disk_inject_error (tests only, never in production)\n"
+		   "  --spdk-config FILE  start SPDK and create the bdevs FILE describes (SPDK's JSON\n"
+		   "                      configuration); disks then use {\"engine\": \"spdk\", \"path\": BDEV}\n"
+		   "  --spdk-mem MB --spdk-hugepages   SPDK's memory (default 1024 MiB, plain pages)\n");
 }
 
 static void handle_xenstore(struct daemon *d)
@@ -95,6 +98,7 @@ static int finish(struct daemon *d, json_t *disks, int sfd, int rc)
 		close(d->epoll_fd);
 	if (sfd >= 0)
 		close(sfd);
+	daemon_spdk_stop(); /* after every disk: their bdevs are closed on this thread */
 	json_decref(disks);
 	return rc;
 }
@@ -107,13 +111,17 @@ int main(int argc, char **argv)
 		.defaults = { .max_queues = 4, .max_ring_order = 4, .max_indirect_segments = 256, .persistent = true,
 			      .discard = true, .flush = true, .zero_copy = true, .pool_pages = 2048, .poll_us = 50 },
 	};
-	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS };
+	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS, OPT_SPDK_CONFIG, OPT_SPDK_MEM, OPT_SPDK_HUGE };
+	const char *spdk_config = NULL;
+	int spdk_mem = 1024;
+	bool spdk_huge = false;
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "platform", required_argument, NULL, 'p' },
 		{ "ready-fd", required_argument, NULL, 'r' }, { "disk", required_argument, NULL, OPT_DISK },
 		{ "queues", required_argument, NULL, OPT_QUEUES }, { "poll-us", required_argument, NULL, OPT_POLL },
 		{ "pool-pages", required_argument, NULL, OPT_POOL }, { "help", no_argument, NULL, 'h' },
-		{ "allow-fault-injection", no_argument, NULL, OPT_FAULTS }, { 0 }
+		{ "allow-fault-injection", no_argument, NULL, OPT_FAULTS }, { "spdk-config", required_argument, NULL, OPT_SPDK_CONFIG },
+		{ "spdk-mem", required_argument, NULL, OPT_SPDK_MEM }, { "spdk-hugepages", no_argument, NULL, OPT_SPDK_HUGE }, { 0 }
 	};
 	json_t *disks = json_array();
 	int c;
@@ -151,6 +159,15 @@ int main(int argc, char **argv)
 		case OPT_FAULTS:
 			d.allow_faults = true;
 			break;
+		case OPT_SPDK_CONFIG:
+			spdk_config = optarg;
+			break;
+		case OPT_SPDK_MEM:
+			spdk_mem = atoi(optarg);
+			break;
+		case OPT_SPDK_HUGE:
+			spdk_huge = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return finish(&d, disks, -1, 0);
@@ -173,6 +190,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+	if (spdk_config) {
+		char msg[256];
+		if (daemon_spdk_start(spdk_config, spdk_mem, spdk_huge, msg, sizeof(msg)) != 0) {
+			log_error("%s", msg);
+			return finish(&d, disks, sfd, 1);
+		}
+		log_info("SPDK started (%s, %d MiB%s)", spdk_config, spdk_mem, spdk_huge ? ", hugepages" : "");
+	}
 	d.xb.plat = platform_open(platform);
 	if (!d.xb.plat) {
 		log_error("cannot open the %s platform: %s", platform, strerror(errno));
@@ -247,6 +272,7 @@ int main(int argc, char **argv)
 			}
 		}
 		xsconn_tick(&d);
+		daemon_spdk_poll();
 		/* Devices whose backend directory was removed are forgotten. */
 		for (struct vbd *v = d.vbds, *next; v; v = next) {
 			next = v->next;

@@ -126,8 +126,9 @@ export class SimHost {
   }
 
   /** Starts xenblkd on the simulator; resolves once it is ready. */
-  async startDaemon(extra: string[] = []): Promise<void> {
-    const child = spawn(bin('xenblkd'), ['--platform', 'sim', '--socket', this.controlSocket, '--ready-fd', '3', ...extra], {
+  /** Starts xenblkd (or `program`, e.g. xenblkd-spdk) on the simulated host. */
+  async startDaemon(extra: string[] = [], program = 'xenblkd'): Promise<void> {
+    const child = spawn(bin(program), ['--platform', 'sim', '--socket', this.controlSocket, '--ready-fd', '3', ...extra], {
       env: this.env,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });
@@ -207,7 +208,7 @@ export class SimHost {
     return { child, done };
   }
 
-  private nextDomid = 10;
+  nextDomid = 10;
 
   /**
    * A new domain with one vbd (devid 51712) served by the daemon from a fresh
