@@ -82,8 +82,16 @@ bool claims_try(struct daemon *d, struct vbd *v);
 void daemon_reconcile(struct daemon *d, struct vbd *v);
 
 /* daemon/spdk.c: SPDK's environment, when built with SPDK and given --spdk-config. */
-int daemon_spdk_start(const char *config_file, int mem_mb, bool hugepages, char *err, size_t errlen);
+struct daemon_spdk_options {
+	const char *config_file; /* SPDK's JSON configuration: the bdevs to create */
+	const char *rpc_socket;  /* where SPDK's own RPC server listens, or NULL */
+	int mem_mb;
+	bool hugepages;
+};
+int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t errlen);
 void daemon_spdk_poll(void);
 void daemon_spdk_stop(void);
+/* How long the main loop may sleep with SPDK running (-1: SPDK adds no limit). */
+int daemon_spdk_timeout_ms(void);
 
 #endif

@@ -37,7 +37,8 @@ static void usage(FILE *f)
 		   "  --allow-fault-injection   serve disk_inject_error (tests only, never in production)\n"
 		   "  --spdk-config FILE  start SPDK and create the bdevs FILE describes (SPDK's JSON\n"
 		   "                      configuration); disks then use {\"engine\": \"spdk\", \"path\": BDEV}\n"
-		   "  --spdk-mem MB --spdk-hugepages   SPDK's memory (default 1024 MiB, plain pages)\n");
+		   "  --spdk-mem MB --spdk-hugepages   SPDK's memory (default 1024 MiB, plain pages)\n"
+		   "  --spdk-rpc PATH     serve SPDK's own RPC methods (bdev_lvol_*, ...) on PATH\n");
 }
 
 static void handle_xenstore(struct daemon *d)
@@ -111,17 +112,16 @@ int main(int argc, char **argv)
 		.defaults = { .max_queues = 4, .max_ring_order = 4, .max_indirect_segments = 256, .persistent = true,
 			      .discard = true, .flush = true, .zero_copy = true, .pool_pages = 2048, .poll_us = 50 },
 	};
-	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS, OPT_SPDK_CONFIG, OPT_SPDK_MEM, OPT_SPDK_HUGE };
-	const char *spdk_config = NULL;
-	int spdk_mem = 1024;
-	bool spdk_huge = false;
+	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS, OPT_SPDK_CONFIG, OPT_SPDK_MEM, OPT_SPDK_HUGE, OPT_SPDK_RPC };
+	struct daemon_spdk_options spdk = { .mem_mb = 1024 };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "platform", required_argument, NULL, 'p' },
 		{ "ready-fd", required_argument, NULL, 'r' }, { "disk", required_argument, NULL, OPT_DISK },
 		{ "queues", required_argument, NULL, OPT_QUEUES }, { "poll-us", required_argument, NULL, OPT_POLL },
 		{ "pool-pages", required_argument, NULL, OPT_POOL }, { "help", no_argument, NULL, 'h' },
 		{ "allow-fault-injection", no_argument, NULL, OPT_FAULTS }, { "spdk-config", required_argument, NULL, OPT_SPDK_CONFIG },
-		{ "spdk-mem", required_argument, NULL, OPT_SPDK_MEM }, { "spdk-hugepages", no_argument, NULL, OPT_SPDK_HUGE }, { 0 }
+		{ "spdk-mem", required_argument, NULL, OPT_SPDK_MEM }, { "spdk-hugepages", no_argument, NULL, OPT_SPDK_HUGE },
+		{ "spdk-rpc", required_argument, NULL, OPT_SPDK_RPC }, { 0 }
 	};
 	json_t *disks = json_array();
 	int c;
@@ -160,13 +160,16 @@ int main(int argc, char **argv)
 			d.allow_faults = true;
 			break;
 		case OPT_SPDK_CONFIG:
-			spdk_config = optarg;
+			spdk.config_file = optarg;
 			break;
 		case OPT_SPDK_MEM:
-			spdk_mem = atoi(optarg);
+			spdk.mem_mb = atoi(optarg);
 			break;
 		case OPT_SPDK_HUGE:
-			spdk_huge = true;
+			spdk.hugepages = true;
+			break;
+		case OPT_SPDK_RPC:
+			spdk.rpc_socket = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -190,13 +193,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	if (spdk_config) {
+	if (spdk.config_file || spdk.rpc_socket) {
 		char msg[256];
-		if (daemon_spdk_start(spdk_config, spdk_mem, spdk_huge, msg, sizeof(msg)) != 0) {
+		if (!spdk.config_file) {
+			log_error("--spdk-rpc needs --spdk-config");
+			return finish(&d, disks, sfd, 2);
+		}
+		if (daemon_spdk_start(&spdk, msg, sizeof(msg)) != 0) {
 			log_error("%s", msg);
 			return finish(&d, disks, sfd, 1);
 		}
-		log_info("SPDK started (%s, %d MiB%s)", spdk_config, spdk_mem, spdk_huge ? ", hugepages" : "");
+		log_info("SPDK started (%s, %d MiB%s%s%s)", spdk.config_file, spdk.mem_mb, spdk.hugepages ? ", hugepages" : "",
+			 spdk.rpc_socket ? ", its RPC server on " : "", spdk.rpc_socket ? spdk.rpc_socket : "");
 	}
 	d.xb.plat = platform_open(platform);
 	if (!d.xb.plat) {
@@ -243,7 +251,10 @@ int main(int argc, char **argv)
 
 	while (!d.stopping) {
 		struct epoll_event events[32];
-		int n = epoll_wait(d.epoll_fd, events, 32, xsconn_timeout_ms(&d));
+		int timeout = xsconn_timeout_ms(&d), spdk_ms = daemon_spdk_timeout_ms();
+		if (spdk_ms >= 0 && (timeout < 0 || spdk_ms < timeout))
+			timeout = spdk_ms;
+		int n = epoll_wait(d.epoll_fd, events, 32, timeout);
 		for (int k = 0; k < n && !d.stopping; k++) {
 			void *tag = events[k].data.ptr;
 			if (tag == TAG_SIGNAL) {

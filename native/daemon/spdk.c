@@ -9,13 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/spdk_host.h"
 
 static bool started;
 
-int daemon_spdk_start(const char *config_file, int mem_mb, bool hugepages, char *err, size_t errlen)
+int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t errlen)
 {
+	const char *config_file = o->config_file;
 	FILE *f = fopen(config_file, "r");
 	if (!f) {
 		snprintf(err, errlen, "--spdk-config %s: %s", config_file, strerror(errno));
@@ -34,17 +36,30 @@ int daemon_spdk_start(const char *config_file, int mem_mb, bool hugepages, char 
 		snprintf(err, errlen, "--spdk-config %s: out of memory", config_file);
 		return -1;
 	}
-	struct spdk_host_options opt = { .name = "xenblkd", .config_json = json, .no_huge = !hugepages, .mem_mb = mem_mb };
+	struct spdk_host_options opt = { .name = "xenblkd", .config_json = json, .no_huge = !o->hugepages, .mem_mb = o->mem_mb };
 	int rc = spdk_host_start(&opt, err, errlen);
 	free(json);
 	started = rc == 0;
-	return rc;
+	if (started && o->rpc_socket) {
+		unlink(o->rpc_socket); /* a socket a dead daemon left */
+		if (spdk_host_rpc_listen(o->rpc_socket, err, errlen) != 0) {
+			daemon_spdk_stop();
+			return -1;
+		}
+	}
+	return started ? 0 : -1;
 }
 
 void daemon_spdk_poll(void)
 {
 	if (started)
 		spdk_host_poll();
+}
+
+int daemon_spdk_timeout_ms(void)
+{
+	/* SPDK's RPC server and the app thread's messages are polled, not woken: keep the loop turning. */
+	return started ? 5 : -1;
 }
 
 void daemon_spdk_stop(void)

@@ -3,11 +3,9 @@
 
 #include <stdio.h>
 
-int daemon_spdk_start(const char *config_file, int mem_mb, bool hugepages, char *err, size_t errlen)
+int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t errlen)
 {
-	(void)config_file;
-	(void)mem_mb;
-	(void)hugepages;
+	(void)o;
 	snprintf(err, errlen, "--spdk-config: this xenblkd has no SPDK; xenblkd-spdk has (docs/spdk.md)");
 	return -1;
 }
@@ -18,4 +16,9 @@ void daemon_spdk_poll(void)
 
 void daemon_spdk_stop(void)
 {
+}
+
+int daemon_spdk_timeout_ms(void)
+{
+	return -1;
 }

@@ -101,6 +101,32 @@ static void io_done(struct spdk_bdev_io *bio, bool ok, void *arg)
 	c->inflight--;
 }
 
+/* Frees a channel, whole or half-made: its SPDK thread gives back the I/O channel and exits. */
+static void channel_free(struct spdk_channel *c)
+{
+	if (c->thread) {
+		struct spdk_thread *prev = spdk_get_thread();
+		spdk_set_thread(c->thread);
+		/* The queue waits for its I/O before closing; whatever SPDK still holds completes here. */
+		while (c->inflight)
+			spdk_thread_poll(c->thread, 0, 0);
+		if (c->io)
+			spdk_put_io_channel(c->io);
+		spdk_thread_exit(c->thread);
+		while (!spdk_thread_is_exited(c->thread))
+			spdk_thread_poll(c->thread, 0, 0);
+		spdk_thread_destroy(c->thread);
+		spdk_set_thread(prev);
+	}
+	if (c->efd >= 0)
+		close(c->efd);
+	free(c->waiting);
+	free(c->done);
+	free(c->slots);
+	free(c->free_slots);
+	free(c);
+}
+
 static struct engine_channel *spdk_channel_open(struct engine *e, unsigned depth)
 {
 	struct spdk_engine *s = se(e);
@@ -128,23 +154,7 @@ static struct engine_channel *spdk_channel_open(struct engine *e, unsigned depth
 		spdk_set_thread(prev);
 	}
 	if (c->efd < 0 || !c->waiting || !c->done || !c->slots || !c->free_slots || !c->thread || !c->io) {
-		if (c->thread) {
-			spdk_set_thread(c->thread);
-			if (c->io)
-				spdk_put_io_channel(c->io);
-			spdk_thread_exit(c->thread);
-			while (!spdk_thread_is_exited(c->thread))
-				spdk_thread_poll(c->thread, 0, 0);
-			spdk_thread_destroy(c->thread);
-			spdk_set_thread(prev);
-		}
-		if (c->efd >= 0)
-			close(c->efd);
-		free(c->waiting);
-		free(c->done);
-		free(c->slots);
-		free(c->free_slots);
-		free(c);
+		channel_free(c);
 		return NULL;
 	}
 	return &c->base;
@@ -152,24 +162,7 @@ static struct engine_channel *spdk_channel_open(struct engine *e, unsigned depth
 
 static void spdk_channel_close(struct engine_channel *base)
 {
-	struct spdk_channel *c = (struct spdk_channel *)base;
-	struct spdk_thread *prev = spdk_get_thread();
-	spdk_set_thread(c->thread);
-	/* The queue waits for its I/O before closing; whatever SPDK still holds completes here. */
-	while (c->inflight)
-		spdk_thread_poll(c->thread, 0, 0);
-	spdk_put_io_channel(c->io);
-	spdk_thread_exit(c->thread);
-	while (!spdk_thread_is_exited(c->thread))
-		spdk_thread_poll(c->thread, 0, 0);
-	spdk_thread_destroy(c->thread);
-	spdk_set_thread(prev);
-	close(c->efd);
-	free(c->waiting);
-	free(c->done);
-	free(c->slots);
-	free(c->free_slots);
-	free(c);
+	channel_free((struct spdk_channel *)base);
 }
 
 static int spdk_queue(struct engine_channel *base, const struct eng_io *io)

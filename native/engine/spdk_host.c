@@ -13,6 +13,7 @@
 #include <spdk/thread.h>
 
 static struct spdk_thread *app_thread;
+static struct spdk_rpc_server *rpc_server;
 
 struct step {
 	bool done;
@@ -96,10 +97,27 @@ int spdk_host_start(const struct spdk_host_options *opt, char *err, size_t errle
 	return 0;
 }
 
+int spdk_host_rpc_listen(const char *path, char *err, size_t errlen)
+{
+	if (!app_thread || rpc_server) {
+		snprintf(err, errlen, "SPDK's RPC server: %s", app_thread ? "already listening" : "SPDK is not started");
+		return -1;
+	}
+	rpc_server = spdk_rpc_server_listen(path);
+	if (!rpc_server) {
+		snprintf(err, errlen, "SPDK's RPC server cannot listen on %s (see the SPDK messages above)", path);
+		return -1;
+	}
+	return 0;
+}
+
 void spdk_host_poll(void)
 {
-	if (app_thread)
-		spdk_thread_poll(app_thread, 0, 0);
+	if (!app_thread)
+		return;
+	if (rpc_server)
+		spdk_rpc_server_accept(rpc_server);
+	spdk_thread_poll(app_thread, 0, 0);
 }
 
 void spdk_host_stop(void)
@@ -107,6 +125,9 @@ void spdk_host_stop(void)
 	if (!app_thread)
 		return;
 	spdk_set_thread(app_thread);
+	if (rpc_server)
+		spdk_rpc_server_close(rpc_server);
+	rpc_server = NULL;
 	struct step s = { 0 };
 	spdk_subsystem_fini(fini_done, &s);
 	wait_step(&s);

@@ -23,7 +23,12 @@ struct spdk_host_options {
 int spdk_host_start(const struct spdk_host_options *opt, char *err, size_t errlen);
 /* Tears the subsystems, the app thread and the env down. */
 void spdk_host_stop(void);
-/* Runs the app thread's pending work once (bdev open/close completions, RPC config). */
+/* Runs the app thread's pending work once (bdev open/close completions, RPC config, SPDK's RPC server). */
 void spdk_host_poll(void);
+/*
+ * Serves SPDK's own JSON-RPC methods (bdev_lvol_*, bdev_get_bdevs, ...) on a Unix socket, as
+ * spdk_tgt does on /var/tmp/spdk.sock: the volume store talks to it. 0, or -1 with a message.
+ */
+int spdk_host_rpc_listen(const char *path, char *err, size_t errlen);
 
 #endif

@@ -4,8 +4,11 @@
 // queues with indirect requests, persistent grants, discard and flush; the
 // guest's data is found in the aio bdev's file. Built only where an installed
 // SPDK is found: elsewhere these tests are skipped and say so. Plain xenblkd
-// refuses an SPDK configuration with a clear message everywhere.
+// refuses an SPDK configuration with a clear message everywhere. SPDK's own
+// RPC server in the daemon makes an lvol store, thin lvols, a snapshot and a
+// clone, and resizes and deletes them while guests use them.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { SimHost, bin } from '../harness/sim';
@@ -47,11 +50,37 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     };
     const configFile = path.join(host.dir, 'spdk.json');
     fs.writeFileSync(configFile, JSON.stringify(config));
-    await host.startDaemon(['--queues', '4', '--spdk-config', configFile], 'xenblkd-spdk');
+    await host.startDaemon(['--queues', '4', '--spdk-config', configFile, '--spdk-rpc', spdkSocket()], 'xenblkd-spdk');
   }, 60_000);
   afterAll(async () => {
     await host?.stop();
   });
+
+  const spdkSocket = () => path.join(host.dir, 'spdk.sock');
+
+  /** One call of SPDK's own JSON-RPC methods on the daemon's SPDK socket. */
+  function spdkRpc<T = unknown>(method: string, params?: object): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(spdkSocket());
+      let buf = '';
+      const timer = setTimeout(() => (sock.destroy(), reject(new Error(`${method}: no answer`))), 30_000);
+      sock.on('error', (e) => (clearTimeout(timer), reject(e)));
+      sock.on('data', (d) => {
+        buf += d;
+        let reply: { result?: T; error?: { code: number; message: string } };
+        try {
+          reply = JSON.parse(buf);
+        } catch {
+          return; // not all of it yet
+        }
+        clearTimeout(timer);
+        sock.end();
+        if (reply.error) reject(new Error(`${method}: ${reply.error.message} (${reply.error.code})`));
+        else resolve(reply.result as T);
+      });
+      sock.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) }));
+    });
+  }
 
   /** A domain with a qdisk-less vbd served by `bdev` through the SPDK engine. */
   async function spdkDisk(bdev: string, features: object = {}) {
@@ -102,4 +131,47 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     await expect(host.rpc('disk_add', { name: 'nobdev', backend: `backend/vbd/${domid}/51712`, engine: 'spdk', path: 'no-such-bdev' })).rejects.toThrow(/no such SPDK bdev/);
     expect(host.daemon!.exitCode).toBeNull();
   });
+
+  test('an lvol store on a bdev: thin lvols, a snapshot and a clone through SPDK\'s RPC, with the data a guest flushed', async () => {
+    await spdkRpc('bdev_malloc_create', { name: 'lvbase', num_blocks: (128 * MiB) / 512, block_size: 512 });
+    const lvs = await spdkRpc<string>('bdev_lvol_create_lvstore', { bdev_name: 'lvbase', lvs_name: 'lvs0', cluster_sz: 1 * MiB });
+    expect(lvs).toMatch(/^[0-9a-f-]{36}$/);
+    const vol = await spdkRpc<string>('bdev_lvol_create', { lvs_name: 'lvs0', lvol_name: 'vol0', size_in_mib: 32, thin_provision: true });
+    const [info] = await spdkRpc<any[]>('bdev_get_bdevs', { name: vol });
+    expect(info.driver_specific.lvol).toMatchObject({ thin_provision: true });
+    const block = info.block_size as number;
+
+    // A guest writes a verified pattern and flushes; what it made durable is saved as a model.
+    const d = await spdkDisk(vol);
+    const model = path.join(host.dir, 'lvol.model');
+    const w = await runGuest(d.domid, ['--verify', '--rw', 'write', '--bs', '64k', '--iodepth', '8', '--size', `${8 * MiB}`, '--durable-state', model, '--close']);
+    expect(w.errors.total).toBe(0);
+    host.toolstack('destroy-domain', String(d.domid));
+    await host.rpc('disk_remove', { name: d.name }).catch(() => undefined); // gone with its domain already
+
+    // Thin: only what was written is allocated (1 MiB clusters).
+    const [after] = await spdkRpc<any[]>('bdev_get_bdevs', { name: vol });
+    expect(after.num_blocks * block).toBe(32 * MiB);
+    const stores = await spdkRpc<any[]>('bdev_lvol_get_lvstores', { lvs_name: 'lvs0' });
+    const usedMiB = ((stores[0].total_data_clusters - stores[0].free_clusters) * stores[0].cluster_size) / MiB;
+    expect(usedMiB).toBeGreaterThanOrEqual(8);
+    expect(usedMiB).toBeLessThan(16);
+
+    // Snapshot, clone of the snapshot, the clone grown: a guest on the clone finds the data.
+    const snap = await spdkRpc<string>('bdev_lvol_snapshot', { lvol_name: vol, snapshot_name: 'snap0' });
+    const clone = await spdkRpc<string>('bdev_lvol_clone', { snapshot_name: snap, clone_name: 'clone0' });
+    await spdkRpc('bdev_lvol_resize', { name: clone, size_in_mib: 48 });
+    const c = await spdkDisk(clone);
+    const r = await runGuest(c.domid, ['--verify', '--verify-state', model, '--rw', 'read', '--bs', '64k', '--iodepth', '8', '--size', `${8 * MiB}`, '--close']);
+    expect(r.verify).toMatchObject({ failures: 0, sectors_known: (8 * MiB) / 512 });
+    expect(r.errors.total).toBe(0);
+    expect((await host.rpc<any[]>('disk_list')).find((x) => x.name === c.name).sectors * 512).toBe(48 * MiB);
+    host.toolstack('destroy-domain', String(c.domid));
+    await host.rpc('disk_remove', { name: c.name }).catch(() => undefined);
+
+    // Deleting: the clone, then the original, then the snapshot nobody depends on any more.
+    for (const name of [clone, vol, snap]) await spdkRpc('bdev_lvol_delete', { name });
+    const left = await spdkRpc<any[]>('bdev_lvol_get_lvstores', { lvs_name: 'lvs0' });
+    expect(left[0].free_clusters).toBe(left[0].total_data_clusters);
+  }, 90_000);
 });
