@@ -11,16 +11,7 @@
 #include <string.h>
 
 #include "engine/faults.h"
-
-static int failures, checks;
-#define CHECK(c)                                                                     \
-	do {                                                                         \
-		checks++;                                                            \
-		if (!(c)) {                                                          \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-		}                                                                    \
-	} while (0)
+#include "testing/check.h"
 
 static char buf[8192];
 
@@ -145,6 +136,5 @@ int main(void)
 {
 	test_rules();
 	test_concurrent_count();
-	printf("engine faults: %d passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	return check_report("engine faults");
 }
