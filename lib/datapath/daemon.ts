@@ -13,16 +13,19 @@ const EXE = 'xenblkd';
 /** The NBD export's name, in the Nbd URI. */
 export const EXPORT_NAME = 'export';
 
-/** $XAPI_SPDK_XENBLKD, beside the program (installed), or the checkout's native build. */
-export function xenblkdPath(): string {
+/**
+ * A daemon program: $XAPI_SPDK_XENBLKD (xenblkd) or $XAPI_SPDK_XENBLKD_SPDK
+ * (xenblkd-spdk), beside the program (installed), or the checkout's native build.
+ */
+export function xenblkdPath(exe: 'xenblkd' | 'xenblkd-spdk' = EXE): string {
   const candidates = [
-    process.env.XAPI_SPDK_XENBLKD,
-    path.join(__dirname, EXE),
-    path.join(__dirname, '..', 'native', 'build', EXE),
-    path.join(__dirname, '..', '..', 'native', 'build', EXE),
+    exe === EXE ? process.env.XAPI_SPDK_XENBLKD : process.env.XAPI_SPDK_XENBLKD_SPDK,
+    path.join(__dirname, exe),
+    path.join(__dirname, '..', 'native', 'build', exe),
+    path.join(__dirname, '..', '..', 'native', 'build', exe),
   ].filter((p): p is string => !!p);
   const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new ShimError(`${EXE} not found (looked in ${candidates.join(', ')})`);
+  if (!found) throw new ShimError(`${exe} not found (looked in ${candidates.join(', ')})${exe === EXE ? '' : ': it is built only where SPDK is installed (docs/spdk.md)'}`);
   return found;
 }
 
@@ -50,11 +53,11 @@ export function listDisks(p: VolumePaths): DiskInfo[] | undefined {
 }
 
 /**
- * Daemons started for this socket, whatever our state says: one whose
+ * Daemons started for this control socket, whatever our state says: one whose
  * starter was killed while it was still getting ready has no socket yet and
  * no recorded pid, and must not be left running beside a new one.
  */
-export function daemonsFor(p: VolumePaths): number[] {
+export function daemonsOn(control: string, exe: string = EXE): number[] {
   const found: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -65,24 +68,57 @@ export function daemonsFor(p: VolumePaths): number[] {
       continue; // gone
     }
     const at = argv.indexOf('--socket');
-    if (path.basename(argv[0]) === EXE && at > 0 && argv[at + 1] === p.control) found.push(Number(name));
+    if (path.basename(argv[0]) === exe && at > 0 && argv[at + 1] === control) found.push(Number(name));
   }
   return found;
 }
 
-function stopStrays(p: VolumePaths): void {
-  for (const pid of daemonsFor(p)) {
+export const daemonsFor = (p: VolumePaths): number[] => daemonsOn(p.control);
+
+function stopStrays(control: string, exe: string): void {
+  for (const pid of daemonsOn(control, exe)) {
     try {
-      if (stopDaemon(pid, 5_000) === 'killed') log.warning(`${EXE} ${pid} had to be killed`);
+      if (stopDaemon(pid, 5_000) === 'killed') log.warning(`${exe} ${pid} had to be killed`);
     } catch (e) {
-      log.warning(`stopping ${EXE} ${pid}: ${(e as Error).message}`);
+      log.warning(`stopping ${exe} ${pid}: ${(e as Error).message}`);
     }
   }
 }
 
+/** Whether a daemon answers on the control socket. */
+export function answers(control: string): boolean {
+  if (!fs.existsSync(control)) return false;
+  try {
+    callDaemon(control, 'disk_list', {}, 5_000);
+    return true;
+  } catch (e) {
+    if (e instanceof ShimError) return false;
+    throw e;
+  }
+}
+
+/** Stops the daemon on `control`, politely first, and any stray one started for it; never throws. */
+export function stopDaemonOn(control: string, pid: number | undefined, exe: string = EXE): void {
+  try {
+    if (answers(control)) callDaemon(control, 'shutdown', {}, 5_000);
+  } catch (e) {
+    log.warning(`shutdown of the daemon on ${control} failed: ${(e as Error).message}`);
+  }
+  // A recorded pid is ours only while it still runs the program (pids get reused).
+  if (pid && daemonAlive(pid, exe)) {
+    try {
+      if (stopDaemon(pid, 10_000) === 'killed') log.warning(`${exe} ${pid} had to be killed`);
+    } catch (e) {
+      log.warning(`stopping ${exe} ${pid}: ${(e as Error).message}`);
+    }
+  }
+  // Any other daemon for this socket (started by a call killed before it recorded the pid).
+  stopStrays(control, exe);
+}
+
 /** Starts a daemon serving the image over NBD; returns its pid. */
 export function startBackend(p: VolumePaths, image: string, readOnly: boolean): number {
-  stopStrays(p);
+  stopStrays(p.control, EXE);
   // A killed daemon's sockets would be in the way.
   fs.rmSync(p.control, { force: true });
   fs.rmSync(p.nbd, { force: true });
@@ -94,21 +130,7 @@ export function startBackend(p: VolumePaths, image: string, readOnly: boolean): 
   return pid;
 }
 
-/** Stops the daemon, politely first; never throws. */
+/** Stops the volume's daemon, politely first; never throws. */
 export function stopBackend(p: VolumePaths, pid: number | undefined): void {
-  try {
-    if (listDisks(p)) rpc(p, 'shutdown', {}, 5_000);
-  } catch (e) {
-    log.warning(`shutdown of the daemon on ${p.control} failed: ${(e as Error).message}`);
-  }
-  // A recorded pid is ours only while it still runs xenblkd (pids get reused).
-  if (pid && daemonAlive(pid, EXE)) {
-    try {
-      if (stopDaemon(pid, 10_000) === 'killed') log.warning(`${EXE} ${pid} had to be killed`);
-    } catch (e) {
-      log.warning(`stopping ${EXE} ${pid}: ${(e as Error).message}`);
-    }
-  }
-  // Any other daemon for this volume (started by a call killed before it recorded the pid).
-  stopStrays(p);
+  stopDaemonOn(p.control, pid);
 }

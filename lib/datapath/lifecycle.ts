@@ -228,9 +228,10 @@ export function describeAttached(): string[] {
     .map((f) => {
       const st = readJson<VolumeState>(path.join(dir, f));
       if (!st) return `${f}: gone`;
+      const who = st.attachments.map((a) => `${a.domain}${a.active ? ' (active)' : ''}`).join(', ') || 'none';
+      if (st.image.startsWith('lvol:')) return `${st.uri}: attached to ${who}; served by its SR's SPDK daemon`;
       const p = pathsOf(st.image);
       const running = listDisks(p);
-      const who = st.attachments.map((a) => `${a.domain}${a.active ? ' (active)' : ''}`).join(', ') || 'none';
       return `${st.uri}: attached to ${who}; daemon ${running ? `${st.pid ?? '?'} serving ${running.map((d) => d.name).join(', ')}` : 'not running'}${st.nonPersistent ? '; reset on close' : ''}`;
     });
 }

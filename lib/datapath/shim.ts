@@ -105,9 +105,10 @@ let nextId = 1;
 /**
  * One JSON-RPC 2.0 call on a daemon's control socket, synchronously, through
  * the shim. Throws ShimError when the daemon cannot be reached or does not
- * answer in time, DaemonRpcError when it answers with an error.
+ * answer in time, DaemonRpcError when it answers with an error. A null
+ * `params` is left out (SPDK refuses {} for methods without parameters).
  */
-export function callDaemon<T = unknown>(socket: string, method: string, params: object = {}, timeoutMs = 10_000): T {
+export function callDaemon<T = unknown>(socket: string, method: string, params: object | null = {}, timeoutMs = 10_000): T {
   const f = lib();
   const err = Buffer.alloc(ERR_LEN);
   const response = Buffer.alloc(RESPONSE_LEN);
@@ -117,7 +118,7 @@ export function callDaemon<T = unknown>(socket: string, method: string, params: 
     funcName: 'xbs_call',
     retType: f.DataType.I32,
     paramsType: [f.DataType.String, f.DataType.String, f.DataType.I32, f.DataType.U8Array, f.DataType.I32, f.DataType.U8Array, f.DataType.I32],
-    paramsValue: [socket, JSON.stringify({ jsonrpc: '2.0', id, method, params }), timeoutMs, response, RESPONSE_LEN, err, ERR_LEN],
+    paramsValue: [socket, JSON.stringify({ jsonrpc: '2.0', id, method, ...(params === null ? {} : { params }) }), timeoutMs, response, RESPONSE_LEN, err, ERR_LEN],
   }) as number;
   if (n < 0) throw new ShimError(message(err) || `${method}: no answer from ${socket}`);
   let reply: { id?: unknown; result?: T; error?: { code?: number; message?: string } };

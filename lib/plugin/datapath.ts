@@ -2,6 +2,7 @@
 import type { QueryResult } from '../wire/schemas';
 import type { Handlers } from './handlers';
 import { COPYRIGHT, DATAPATH_SCHEME, VENDOR, VERSION } from './identity';
+import { isLvolUri } from '../store/spdk/target';
 
 export function datapathQuery(): QueryResult {
   return {
@@ -21,17 +22,20 @@ export function datapathQuery(): QueryResult {
 
 type A = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- validated by the method schema
 
-// The lifecycle (and with it node:crypto and ffi-rs) loads only for the calls that need it.
+// The lifecycle (and with it node:crypto and ffi-rs) loads only for the calls that need it:
+// the file store's (a daemon per volume) or the SPDK store's (the SR's daemon), by URI.
 const lifecycle = () => require('../datapath/lifecycle') as typeof import('../datapath/lifecycle'); // eslint-disable-line @typescript-eslint/no-require-imports
+const lvol = () => require('../datapath/lvol') as typeof import('../datapath/lvol'); // eslint-disable-line @typescript-eslint/no-require-imports
+const datapathOf = (uri: string) => (typeof uri === 'string' && isLvolUri(uri) ? lvol() : lifecycle());
 
 export const datapathHandlers: Handlers = {
   'Plugin.query': () => datapathQuery(),
   'Plugin.ls': () => [],
   'Plugin.diagnostics': () => [`${DATAPATH_SCHEME} datapath plugin ${VERSION}`, ...lifecycle().describeAttached()].join('\n'),
-  'Datapath.open': (a: A) => lifecycle().open(a.uri, a.persistent),
-  'Datapath.attach': (a: A) => lifecycle().attach(a.uri, a.domain),
-  'Datapath.activate': (a: A) => lifecycle().activate(a.uri, a.domain),
-  'Datapath.deactivate': (a: A) => lifecycle().deactivate(a.uri, a.domain),
-  'Datapath.detach': (a: A) => lifecycle().detach(a.uri, a.domain),
-  'Datapath.close': (a: A) => lifecycle().close(a.uri),
+  'Datapath.open': (a: A) => datapathOf(a.uri).open(a.uri, a.persistent),
+  'Datapath.attach': (a: A) => datapathOf(a.uri).attach(a.uri, a.domain),
+  'Datapath.activate': (a: A) => datapathOf(a.uri).activate(a.uri, a.domain),
+  'Datapath.deactivate': (a: A) => datapathOf(a.uri).deactivate(a.uri, a.domain),
+  'Datapath.detach': (a: A) => datapathOf(a.uri).detach(a.uri, a.domain),
+  'Datapath.close': (a: A) => datapathOf(a.uri).close(a.uri),
 };

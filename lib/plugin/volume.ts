@@ -4,14 +4,17 @@ import type { QueryResult } from '../wire/schemas';
 import { registry } from '../store/registry';
 import type { Configuration, VolumeStore } from '../store/types';
 import { FILE_STORE_CONFIGURATION, FileStore } from '../store/file/store';
+import { SPDK_STORE_CONFIGURATION } from '../store/spdk/device';
+import { SpdkStore } from '../store/spdk/store';
+import { isLvolUri } from '../store/spdk/target';
 import type { Handlers } from './handlers';
 import { COPYRIGHT, SR_TYPE, VENDOR, VERSION } from './identity';
 
-const stores: VolumeStore[] = [new FileStore()];
+const stores: VolumeStore[] = [new FileStore(), new SpdkStore()];
 
 function storeForConfiguration(configuration: Configuration): VolumeStore {
   const store = stores.find((s) => s.accepts(configuration));
-  if (!store) throw errors.invalidConfiguration(`no store accepts device-config keys [${Object.keys(configuration).join(', ')}]; expected path or device`);
+  if (!store) throw errors.invalidConfiguration(`no store accepts device-config keys [${Object.keys(configuration).join(', ')}]; expected path or device (file store), nvme or bdev (SPDK store)`);
   return store;
 }
 
@@ -55,7 +58,11 @@ export function volumeQuery(): QueryResult {
     version: VERSION,
     required_api_version: '5.0',
     features: VOLUME_FEATURES,
-    configuration: FILE_STORE_CONFIGURATION,
+    configuration: {
+      ...FILE_STORE_CONFIGURATION,
+      ...SPDK_STORE_CONFIGURATION,
+      force: 'true to create the SR over what the device holds: a filesystem or partition table (device), an lvol store (nvme, bdev)',
+    },
     required_cluster_stack: [],
   };
 }
@@ -76,6 +83,7 @@ function diagnostics(): string {
 
 // Loaded only by Volume.resize: other volume calls stay free of the datapath's modules.
 const lifecycle = () => require('../datapath/lifecycle') as typeof import('../datapath/lifecycle'); // eslint-disable-line @typescript-eslint/no-require-imports
+const lvolDatapath = () => require('../datapath/lvol') as typeof import('../datapath/lvol'); // eslint-disable-line @typescript-eslint/no-require-imports
 
 type A = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- validated by the method schema
 
@@ -107,6 +115,6 @@ export const volumeHandlers: Handlers = {
     const store = storeForSr(a.sr);
     store.volumeResize(a.sr, a.key, a.new_size);
     // An attached volume's backend publishes the new size to the guest and the NBD export.
-    for (const uri of store.volumeStat(a.sr, a.key).uri) lifecycle().resized(uri);
+    for (const uri of store.volumeStat(a.sr, a.key).uri) (isLvolUri(uri) ? lvolDatapath() : lifecycle()).resized(uri);
   },
 };

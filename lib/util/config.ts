@@ -15,6 +15,10 @@ export interface Config {
   platform: 'xen' | 'sim';
   /** How long a backend daemon may take to say it is ready. */
   daemonStartMs: number;
+  /** Persistent host state that outlives a reboot (the SPDK store's volume names). */
+  stateDir: string;
+  /** Memory of an SPDK SR's daemon, in MiB (SPDK's environment; hugepages on NVMe). */
+  spdkMemMb: number;
 }
 
 let cached: Config | undefined;
@@ -30,6 +34,8 @@ export function config(): Config {
       daemonLogDir: env.XAPI_SPDK_DAEMON_LOG_DIR || '/var/log/xenblkd',
       platform: env.XAPI_SPDK_PLATFORM === 'sim' ? 'sim' : 'xen',
       daemonStartMs: Number(env.XAPI_SPDK_DAEMON_START_MS) || 20_000,
+      stateDir: env.XAPI_SPDK_STATE_DIR || '/var/lib/xapi-storage-spdk',
+      spdkMemMb: Number(env.XAPI_SPDK_SPDK_MEM_MB) || 1024,
     };
   }
   return cached;

@@ -38,7 +38,8 @@ export class XapiSim {
     readonly host: Host,
   ) {}
 
-  static async start(prefix = 'xapi-sim-'): Promise<XapiSim> {
+  /** A simulated host with one SR attached: a file SR, or the one `configure` describes (e.g. an SPDK SR). */
+  static async start(prefix = 'xapi-sim-', configure?: (host: Host) => Record<string, string>): Promise<XapiSim> {
     const sim = await SimHost.start(prefix);
     const host = new Host(prefix);
     Object.assign(host.env, {
@@ -47,10 +48,16 @@ export class XapiSim {
       XAPI_SPDK_PLATFORM: 'sim',
       XAPI_SPDK_HOST_UUID: 'c0ffee00-0000-4000-8000-000000000001',
       XAPI_SPDK_XENBLKD: bin('xenblkd'),
+      XAPI_SPDK_XENBLKD_SPDK: bin('xenblkd-spdk'),
       XAPI_SPDK_DAEMON_LOG_DIR: path.join(host.dir, 'daemon-logs'),
     });
     const x = new XapiSim(sim, host);
-    x.sr = srCreate(host, { path: host.srsDir }, 'simulated SR').sr;
+    try {
+      x.sr = srCreate(host, configure ? configure(host) : { path: host.srsDir }, 'simulated SR').sr;
+    } catch (e) {
+      await x.stop().catch(() => undefined);
+      throw e;
+    }
     return x;
   }
 
@@ -129,7 +136,7 @@ export class XapiSim {
   leftovers(): { daemons: number[]; files: string[] } {
     const daemons = processesUsing(this.host.dir).filter((pid) => {
       try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('xenblkd');
+        return /xenblkd(-spdk)?$/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]);
       } catch {
         return false;
       }

@@ -80,6 +80,7 @@ export class Host {
       XAPI_SPDK_RUN_DIR: path.join(this.dir, 'run'),
       XAPI_SPDK_MOUNT_DIR: path.join(this.dir, 'mnt'),
       XAPI_SPDK_LOG_FILE: path.join(this.dir, 'plugin.log'),
+      XAPI_SPDK_STATE_DIR: path.join(this.dir, 'state'),
     };
   }
   get srsDir(): string {

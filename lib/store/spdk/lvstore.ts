@@ -1,0 +1,98 @@
+// The lvol store of an SPDK SR, through SPDK's RPC methods (bdev_lvol_*):
+// what the store needs to know of lvols and how SPDK's failures reach xapi.
+import { errors } from '../../wire/errors';
+import { spdkCall, SpdkRpcError, type SrDaemonPaths } from './daemon';
+
+export const MiB = 1024 * 1024;
+/** Snapshots taken to clone a writable volume: lvols of ours that are no volumes. */
+export const HIDDEN_PREFIX = 'hidden-';
+
+export interface LvolStore {
+  uuid: string;
+  name: string;
+  base_bdev: string;
+  total_data_clusters: number;
+  free_clusters: number;
+  block_size: number;
+  cluster_size: number;
+}
+
+export interface Lvol {
+  /** The lvol's name in its store: the volume key. */
+  name: string;
+  /** <store>/<name>: how the daemon and SPDK's RPC methods name it. */
+  alias: string;
+  size: number;
+  blockSize: number;
+  allocatedClusters: number;
+  snapshot: boolean;
+  /** The snapshot it is a clone of. */
+  baseSnapshot?: string;
+}
+
+/** The lvol store name of an SR. */
+export const lvsName = (srUuid: string) => `xapi-${srUuid}`;
+
+/** Maps SPDK's failures to the errors xapi knows. */
+export function rpc<T>(p: SrDaemonPaths, method: string, params?: object): T {
+  try {
+    return spdkCall<T>(p, method, params);
+  } catch (e) {
+    if (!(e instanceof SpdkRpcError)) throw e;
+    if (/no space|ENOSPC/i.test(e.detail)) throw errors.noSpace(`SPDK ${method}: ${e.detail}`);
+    throw errors.io(`SPDK ${method}: ${e.detail}`);
+  }
+}
+
+export function lvolStores(p: SrDaemonPaths): LvolStore[] {
+  return rpc<LvolStore[]>(p, 'bdev_lvol_get_lvstores');
+}
+
+export function findStore(p: SrDaemonPaths, srUuid: string): LvolStore | undefined {
+  return lvolStores(p).find((s) => s.name === lvsName(srUuid));
+}
+
+interface BdevInfo {
+  name: string;
+  aliases: string[];
+  block_size: number;
+  num_blocks: number;
+  driver_specific?: { lvol?: { lvol_store_uuid: string; num_allocated_clusters: number; snapshot: boolean; base_snapshot?: string } };
+}
+
+/** Every lvol of the store, by name. */
+export function lvolsOf(p: SrDaemonPaths, store: LvolStore): Map<string, Lvol> {
+  const found = new Map<string, Lvol>();
+  for (const b of rpc<BdevInfo[]>(p, 'bdev_get_bdevs')) {
+    const lvol = b.driver_specific?.lvol;
+    const alias = b.aliases.find((a) => a.startsWith(`${store.name}/`));
+    if (!lvol || lvol.lvol_store_uuid !== store.uuid || !alias) continue;
+    const name = alias.slice(store.name.length + 1);
+    found.set(name, {
+      name,
+      alias,
+      size: b.num_blocks * b.block_size,
+      blockSize: b.block_size,
+      allocatedClusters: lvol.num_allocated_clusters,
+      snapshot: lvol.snapshot,
+      baseSnapshot: lvol.base_snapshot,
+    });
+  }
+  return found;
+}
+
+/**
+ * Deletes hidden snapshots no volume needs any more: SPDK deletes a snapshot
+ * with at most one clone (the clone takes its clusters); one that two
+ * volumes still share stays. Returns the names deleted.
+ */
+export function collectHidden(p: SrDaemonPaths, store: LvolStore, hidden: (name: string) => boolean): string[] {
+  const deleted: string[] = [];
+  for (;;) {
+    const lvols = [...lvolsOf(p, store).values()];
+    const removable = lvols.find((l) => hidden(l.name) && lvols.filter((c) => c.baseSnapshot === l.name).length <= 1);
+    if (!removable) return deleted;
+    rpc(p, 'bdev_lvol_delete', { name: removable.alias });
+    deleted.push(removable.name);
+  }
+}
