@@ -18,8 +18,9 @@ import { findStore, lvolsOf, type Lvol } from '../store/spdk/lvstore';
 import { hides, load } from '../store/spdk/metadata';
 import { lvolTargetOf, type LvolTarget } from '../store/spdk/target';
 import { callDaemon } from './shim';
+import { dropSavedContents, keepContents, resetContents } from './lvol-reset';
 import { CLAIM_KEY, guestDomid } from './lifecycle';
-import { datapathDir, loadState, pathsOf, removeState, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
+import { datapathDir, loadState, pathsOf, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
 
 const IMAGE_PREFIX = 'lvol:';
 const guestDisk = (key: string, domid: number) => `${key}@dom${domid}`;
@@ -106,6 +107,10 @@ export function activate(uri: string, domain: string): void {
     if (!a) throw errors.notAttached(`${uri} is not attached to domain ${domain}`);
     if (a.active) return;
     const s = serve(t);
+    // The drive is local: a writable, non-sharable volume is active for one domain of this host at a time.
+    const others = st.attachments.filter((x) => x.active && x.domain !== domain).map((x) => x.domain);
+    const sharable = load(t.srUuid).volumes[t.key]?.sharable ?? false;
+    if (others.length && !sharable && !s.lvol.snapshot) throw errors.vdiInUse(`volume ${t.key} is active for domain ${others.join(', ')}`);
     ensureDisks(s, p, st);
     if (domid !== undefined) call(s, 'disk_resume', { name: guestDisk(t.key, domid) });
     a.active = true;
@@ -148,20 +153,33 @@ export function detach(uri: string, domain: string): void {
       } catch (e) {
         log.error(`detach: removing ${t.key}'s disks for domain ${domain}: ${(e as Error).message}`);
       }
-      if (st.attachments.length === 0) removeState(p);
-      else saveState(p, st);
+      storeState(p, st);
     },
     target,
   );
 }
 
 export function open(uri: string, persistent: boolean): void {
-  lvolTargetOf(uri);
-  if (!persistent) throw errors.unimplemented('Datapath.open with persistent=false (reset on boot) on an SPDK volume: not yet');
+  onVolume(uri, (t, p, st) => {
+    if (persistent) {
+      dropSavedContents(t);
+      st.nonPersistent = undefined;
+    } else {
+      keepContents(t, st.nonPersistent === true);
+      st.nonPersistent = true;
+    }
+    storeState(p, st);
+  });
 }
 
 export function close(uri: string): void {
-  lvolTargetOf(uri);
+  onVolume(uri, (t, p, st) => {
+    if (st.attachments.some((a) => a.active)) throw errors.vdiInUse(`${t.key} is still active for domain ${st.attachments.filter((a) => a.active).map((a) => a.domain).join(', ')}`);
+    if (st.attachments.length) throw errors.vdiInUse(`${t.key} is still attached to domain ${st.attachments.map((a) => a.domain).join(', ')}`);
+    resetContents(t);
+    st.nonPersistent = undefined;
+    storeState(p, st);
+  });
 }
 
 /** After Volume.resize: the daemon re-reads the lvol's size for the volume's disks. Never fails. */

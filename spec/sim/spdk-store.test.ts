@@ -172,6 +172,42 @@ function spdkDaemons(x: XapiSim): number[] {
     call('Volume.destroy', { key: vol.key });
   }, 60_000);
 
+  test('reset on boot: writes between open(persistent=false) and close are thrown away; one active writer at a time', async () => {
+    const vol = call<Volume>('Volume.create', { name: 'transient', description: '', size: 16 * MiB, sharable: false }, T.volume);
+    const uri = vol.uri[0];
+    const dp = (method: string, args: object) => x.host.call('datapath', `Datapath.${method}`, { dbg: 'xapi', uri, ...args }, T.unit);
+    const state = path.join(x.host.dir, 'before.state');
+    // Contents before open, written and flushed by a first guest.
+    const first = nextDomid++;
+    const vm1 = x.vmStart(vol.key, first);
+    expect((await runGuest(first, ['--verify', '--verify-state', state, '--rw', 'write', '--bs', '64k', '--size', `${4 * MiB}`, '--close'])).errors.total).toBe(0);
+    // A second domain may attach, but not activate a writable volume another one has active.
+    expect(x.host.fail('datapath', 'Datapath.activate', { dbg: 'xapi', uri, domain: String(first + 100) }).params[0]).toBe('Not_attached');
+    x.attach(vol.key, String(first + 100));
+    expect(x.host.fail('datapath', 'Datapath.activate', { dbg: 'xapi', uri, domain: String(first + 100) }).params[0]).toBe('VDIInUse');
+    x.datapath('detach', vol.key, String(first + 100));
+    x.vmShutdown(vol.key, vm1);
+
+    dp('open', { persistent: false });
+    dp('open', { persistent: false }); // idempotent
+    const second = nextDomid++;
+    const vm2 = x.vmStart(vol.key, second);
+    // Overwrites what the first guest wrote (unverified) ...
+    await runGuest(second, ['--rw', 'write', '--bs', '64k', '--size', `${4 * MiB}`, '--close']);
+    x.vmShutdown(vol.key, vm2);
+    dp('close', {});
+    dp('close', {}); // idempotent
+    // ... and after close the first guest's data is back.
+    const third = nextDomid++;
+    const vm3 = x.vmStart(vol.key, third);
+    expect((await runGuest(third, ['--verify', '--verify-state', state, '--rw', 'randread', '--bs', '4k', '--ios', '300', '--size', `${4 * MiB}`, '--close'])).errors.total).toBe(0);
+    x.vmShutdown(vol.key, vm3);
+    expect(ls().map((v) => v.key)).toEqual([vol.key]);
+    call('Volume.destroy', { key: vol.key });
+    const after = call<any>('SR.stat', {}, T.srStat);
+    expect(after.free_space).toBe(after.total_space); // the reset snapshot went too
+  }, 120_000);
+
   test('bad device-config and SR uuids get clear errors and leave nothing running', () => {
     const create = (configuration: Record<string, string>) =>
       x.host.call('volume', 'SR.create', { dbg: 'test', uuid: newUuid(), configuration, name: 'n', description: '' }, T.configuration);

@@ -6,6 +6,8 @@ import { spdkCall, SpdkRpcError, type SrDaemonPaths } from './daemon';
 export const MiB = 1024 * 1024;
 /** Snapshots taken to clone a writable volume: lvols of ours that are no volumes. */
 export const HIDDEN_PREFIX = 'hidden-';
+/** reset-<key>: the snapshot a volume opened with persistent=false returns to at close. */
+export const RESET_PREFIX = 'reset-';
 
 export interface LvolStore {
   uuid: string;

@@ -10,7 +10,7 @@ import { readJson, writeJsonAtomic } from '../../util/atomic';
 import { config } from '../../util/config';
 import { log } from '../../util/log';
 import { fromSystemError } from '../../wire/errors';
-import { HIDDEN_PREFIX } from './lvstore';
+import { HIDDEN_PREFIX, RESET_PREFIX } from './lvstore';
 
 const VOLUME_RECORD = z.object({
   uuid: z.string(),
@@ -36,9 +36,14 @@ const SR_RECORD = z.object({
 export type VolumeRecord = z.infer<typeof VOLUME_RECORD>;
 export type SrRecord = z.infer<typeof SR_RECORD>;
 
-/** Lvols that are no volumes: hidden snapshots, and destroyed snapshots still in use. */
-export function hides(record: SrRecord, name: string): boolean {
+/** Lvols no volume needs once at most one clone stands on them: hidden snapshots, destroyed snapshots. */
+export function collectible(record: SrRecord, name: string): boolean {
   return name.startsWith(HIDDEN_PREFIX) || (record.destroyed ?? []).includes(name);
+}
+
+/** Lvols that are no volumes: those, and the contents a reset-on-boot volume returns to. */
+export function hides(record: SrRecord, name: string): boolean {
+  return collectible(record, name) || name.startsWith(RESET_PREFIX);
 }
 
 function file(uuid: string): string {

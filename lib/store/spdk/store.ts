@@ -40,9 +40,9 @@ const datapath = () => require('../../datapath/lvol') as typeof import('../../da
 const isHidden = (record: metadata.SrRecord) => (name: string) => metadata.hides(record, name);
 
 /** Deletes the lvols no volume needs any more, and forgets them. */
-function collect(p: SrDaemonPaths, store: LvolStore, uuid: string): void {
+export function collect(p: SrDaemonPaths, store: LvolStore, uuid: string): void {
   const record = metadata.load(uuid);
-  const deleted = collectHidden(p, store, isHidden(record));
+  const deleted = collectHidden(p, store, (name) => metadata.collectible(record, name));
   if (deleted.length && record.destroyed?.some((n) => deleted.includes(n))) {
     record.destroyed = record.destroyed.filter((n) => !deleted.includes(n));
     metadata.save(record);
@@ -53,6 +53,17 @@ function sizeInMiB(size: number): number {
   const mib = Math.ceil(size / MiB);
   if (!Number.isSafeInteger(mib * MiB)) throw errors.invalidSize(`size ${size} is too large`);
   return Math.max(mib, 1);
+}
+
+/** Deletes an lvol, or, for a snapshot two lvols still stand on, marks it destroyed (SPDK keeps it until one goes). */
+export function deleteLvol(p: SrDaemonPaths, store: LvolStore, uuid: string, lvol: Lvol, clones: number): void {
+  if (lvol.snapshot && clones > 1) {
+    const record = metadata.load(uuid);
+    record.destroyed = [...(record.destroyed ?? []).filter((n) => n !== lvol.name), lvol.name];
+    metadata.save(record);
+  } else {
+    rpc(p, 'bdev_lvol_delete', { name: lvol.alias });
+  }
 }
 
 export class SpdkStore implements VolumeStore {
@@ -330,13 +341,11 @@ export class SpdkStore implements VolumeStore {
         if (users.length) throw errors.vdiInUse(`volume ${key} is attached (${users.map((d) => d.name).join(', ')})`);
       }
       const clones = [...lvols.values()].filter((l) => l.baseSnapshot === key).length;
-      const keep = lvol !== undefined && lvol.snapshot && clones > 1;
-      if (record.volumes[key] || keep) {
+      if (record.volumes[key]) {
         delete record.volumes[key];
-        if (keep) record.destroyed = [...(record.destroyed ?? []), key];
         metadata.save(record); // from here on it is no volume of xapi's
       }
-      if (lvol && !keep) rpc(c.p, 'bdev_lvol_delete', { name: lvol.alias });
+      if (lvol) deleteLvol(c.p, c.store, c.uuid, lvol, clones);
       collect(c.p, c.store, c.uuid);
     });
   }
