@@ -10,7 +10,7 @@ DATAPATH_DIR := plugins/datapath/$(SR_TYPE)
 LIBEXEC := $(DESTDIR)$(PREFIX)/libexec/xapi-storage-script
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/xapi-storage-spdk
 
-.PHONY: all deps build plugins native typecheck test test-native test-xen test-xen-quick bench bench-backend demo install clean
+.PHONY: all deps build plugins native typecheck test test-native test-xen test-xen-quick bench bench-backend bench-spdk demo install clean
 all: build plugins native
 
 # Debian packages and npm packages, whatever is missing (run as root on Debian 12).
@@ -65,6 +65,11 @@ bench: all
 # The backend against fio (needs fio; about 3 minutes).
 bench-backend: all
 	node dist/bench-backend.js
+
+# The SPDK engine (aio, uring and null bdevs, an lvol) beside the io_uring engine and fio; needs
+# xenblkd-spdk, built where SPDK is installed (docs/spdk.md); about 6 minutes.
+bench-spdk: all
+	node dist/bench-spdk.js
 
 demo: all
 	node dist/demo.js

@@ -24,3 +24,4 @@ await build({
 });
 await build({ ...common, entryPoints: ['scripts/demo.ts'], outfile: 'dist/demo.js' });
 await build({ ...common, entryPoints: ['spec/bench/backend.ts'], outfile: 'dist/bench-backend.js' });
+await build({ ...common, entryPoints: ['spec/bench/spdk.ts'], outfile: 'dist/bench-spdk.js' });

@@ -61,6 +61,36 @@ export async function terminate(child: ChildProcess, ms: number): Promise<void> 
   clearTimeout(timer);
 }
 
+/**
+ * One JSON-RPC 2.0 call on a Unix socket: the daemon's control socket, or
+ * SPDK's RPC server in xenblkd-spdk (both end an answer with a newline).
+ * `params` undefined is left out (SPDK refuses {} for methods without any).
+ */
+export function rpcOn<T = unknown>(socket: string, method: string, params?: object, timeoutMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socket);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`${method}: no answer after ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) })));
+    sock.on('data', (d) => {
+      buf += d;
+      if (!buf.includes('\n')) return;
+      clearTimeout(timer);
+      sock.end();
+      const reply = JSON.parse(buf.slice(0, buf.indexOf('\n')));
+      if (reply.error) reject(Object.assign(new Error(`${method}: ${reply.error.message}`), { code: reply.error.code }));
+      else resolve(reply.result as T);
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
 export interface SimDisk {
   domid: number;
   name: string;
@@ -125,8 +155,7 @@ export class SimHost {
     return child;
   }
 
-  /** Starts xenblkd on the simulator; resolves once it is ready. */
-  /** Starts xenblkd (or `program`, e.g. xenblkd-spdk) on the simulated host. */
+  /** Starts xenblkd (or `program`, e.g. xenblkd-spdk) on the simulated host; resolves once it is ready. */
   async startDaemon(extra: string[] = [], program = 'xenblkd'): Promise<void> {
     const child = spawn(bin(program), ['--platform', 'sim', '--socket', this.controlSocket, '--ready-fd', '3', ...extra], {
       env: this.env,
@@ -144,28 +173,7 @@ export class SimHost {
 
   /** One JSON-RPC call on the daemon's control socket. */
   rpc<T = unknown>(method: string, params: object = {}, timeoutMs = 30_000): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(this.controlSocket);
-      let buf = '';
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`${method}: no answer after ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.on('connect', () => sock.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })));
-      sock.on('data', (d) => {
-        buf += d;
-        if (!buf.includes('\n')) return;
-        clearTimeout(timer);
-        sock.end();
-        const reply = JSON.parse(buf.slice(0, buf.indexOf('\n')));
-        if (reply.error) reject(Object.assign(new Error(`${method}: ${reply.error.message}`), { code: reply.error.code }));
-        else resolve(reply.result as T);
-      });
-      sock.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+    return rpcOn<T>(this.controlSocket, method, params, timeoutMs);
   }
 
   /** Runs the toolstack stand-in (xl / xenopsd) synchronously. */

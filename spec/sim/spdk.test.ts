@@ -8,10 +8,9 @@
 // RPC server in the daemon makes an lvol store, thin lvols, a snapshot and a
 // clone, and resizes and deletes them while guests use them.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { SimHost, bin } from '../harness/sim';
+import { SimHost, bin, rpcOn } from '../harness/sim';
 
 const MiB = 1024 * 1024;
 const HAVE_SPDK = fs.existsSync(bin('xenblkd-spdk'));
@@ -59,28 +58,7 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
   const spdkSocket = () => path.join(host.dir, 'spdk.sock');
 
   /** One call of SPDK's own JSON-RPC methods on the daemon's SPDK socket. */
-  function spdkRpc<T = unknown>(method: string, params?: object): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(spdkSocket());
-      let buf = '';
-      const timer = setTimeout(() => (sock.destroy(), reject(new Error(`${method}: no answer`))), 30_000);
-      sock.on('error', (e) => (clearTimeout(timer), reject(e)));
-      sock.on('data', (d) => {
-        buf += d;
-        let reply: { result?: T; error?: { code: number; message: string } };
-        try {
-          reply = JSON.parse(buf);
-        } catch {
-          return; // not all of it yet
-        }
-        clearTimeout(timer);
-        sock.end();
-        if (reply.error) reject(new Error(`${method}: ${reply.error.message} (${reply.error.code})`));
-        else resolve(reply.result as T);
-      });
-      sock.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) }));
-    });
-  }
+  const spdkRpc = <T = unknown>(method: string, params?: object) => rpcOn<T>(spdkSocket(), method, params);
 
   /** A domain with a qdisk-less vbd served by `bdev` through the SPDK engine. */
   async function spdkDisk(bdev: string, features: object = {}) {

@@ -1,0 +1,90 @@
+// What the backend benchmarks share (backend.ts: io_uring and null engines
+// against fio; spdk.ts: the SPDK engine's bdevs beside them): the workloads,
+// fio as the baseline, one run of the simulated blkfront through a disk of
+// the daemon with the daemon's CPU time and the request count, the table.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import type { SimHost } from '../harness/sim';
+
+export const MiB = 1024 * 1024;
+export const RUNTIME = Number(process.env.BENCH_RUNTIME ?? 5);
+// The disk under a VM's file system varies from minute to minute: fio and xenblkd runs
+// alternate, ROUNDS times each, and the medians are compared.
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024);
+
+export interface Job {
+  name: string;
+  rw: 'randread' | 'randwrite' | 'read' | 'write';
+  bs: string;
+  queues: number;
+  depth: number;
+}
+
+export const JOBS: Job[] = [
+  { name: '4k randread', rw: 'randread', bs: '4k', queues: 4, depth: 32 },
+  { name: '4k randwrite', rw: 'randwrite', bs: '4k', queues: 4, depth: 32 },
+  { name: '1M seq read', rw: 'read', bs: '1m', queues: 1, depth: 8 },
+  { name: '1M seq write', rw: 'write', bs: '1m', queues: 1, depth: 8 },
+];
+
+export function fio(file: string, job: Job): { iops: number; mbs: number } {
+  const r = spawnSync('fio', ['--name=base', `--filename=${file}`, '--ioengine=io_uring', '--direct=1', `--rw=${job.rw}`, `--bs=${job.bs}`,
+    `--iodepth=${job.depth}`, `--numjobs=${job.queues}`, '--group_reporting', '--time_based', `--runtime=${RUNTIME}`, '--output-format=json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fio: ${r.stderr}`);
+  const j = JSON.parse(r.stdout).jobs[0];
+  const side = job.rw.includes('read') ? j.read : j.write;
+  return { iops: side.iops, mbs: side.bw_bytes / 1e6 };
+}
+
+export function cpuTicks(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+let domid = 200;
+export const nextDomid = () => domid++;
+
+/** One guest run through a new disk of the daemon (`disk`: disk_add's engine and path). */
+export async function throughBackend(host: SimHost, disk: object, job: Job): Promise<{ iops: number; mbs: number; cpuUsPerReq: number; requests: number }> {
+  const d = nextDomid();
+  host.toolstack('create-domain', String(d), '--pages', '65536', '--grants', '16384');
+  host.toolstack('add-vbd', String(d), '51712', '--kind', 'vbd');
+  const name = `b${d}`;
+  await host.rpc('disk_add', { name, backend: `backend/vbd/${d}/51712`, queues: job.queues, ...disk });
+  const pid = host.daemon!.pid!;
+  const before = cpuTicks(pid);
+  const { done } = host.guest(d, ['--domid', String(d), '--no-progress', '--rw', job.rw, '--bs', job.bs, '--iodepth', String(job.depth), '--queues', String(job.queues),
+    '--ring-order', '2', '--runtime', String(RUNTIME), '--indirect-segs', '256', '--timeout', '60']);
+  const r = await done;
+  const ticks = cpuTicks(pid) - before;
+  if (r.status !== 0) throw new Error(`guest: ${r.stdout.slice(-1000)} ${r.stderr.slice(-500)}`);
+  const stats = await host.rpc<any>('disk_stats', { name });
+  const requests = stats.queues.reduce((n: number, q: any) => n + q.reads + q.writes, 0);
+  host.toolstack('destroy-domain', String(d));
+  await host.rpc('disk_remove', { name }).catch(() => undefined);
+  const hz = 100;
+  return { iops: r.summary.iops, mbs: r.summary.mb_s.total, cpuUsPerReq: requests ? ((ticks / hz) * 1e6) / requests : 0, requests };
+}
+
+
+export const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
+
+/** Pre-fills `file` with `mib` MiB through fio (reads of holes would measure nothing). */
+export function prefill(file: string, mib: number): void {
+  const fill = spawnSync('fio', ['--name=fill', `--filename=${file}`, `--size=${mib}m`, '--rw=write', '--bs=1m', '--ioengine=io_uring', '--direct=1', '--iodepth=8'], { encoding: 'utf8' });
+  if (fill.status !== 0) throw new Error(fill.stderr);
+}
+
+export function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join('  ');
+  console.log(line(head));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(r));
+}
