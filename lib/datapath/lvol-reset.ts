@@ -53,7 +53,7 @@ export function keepContents(t: LvolTarget, opened: boolean): void {
     }
     const lvol = c.lvols.get(t.key);
     if (!lvol) throw errors.volumeDoesNotExist(t.key);
-    if (lvol.snapshot) return; // read-only: nothing can be written to throw away
+    if (lvol.readOnly) return; // read-only: nothing can be written to throw away
     rpc(c.p, 'bdev_lvol_snapshot', { lvol_name: lvol.alias, snapshot_name: `${RESET_PREFIX}${t.key}` });
   });
 }

@@ -54,7 +54,7 @@ function call(s: Served, method: string, params: object): unknown {
 /** Adds whatever of the volume's disks the daemon lacks: the NBD export, and each attached guest's. */
 function ensureDisks(s: Served, p: VolumePaths, st: VolumeState): void {
   const have = new Set((servedDisks(s.daemon) ?? []).map((d) => d.name));
-  const readonly = s.lvol.snapshot;
+  const readonly = s.lvol.readOnly;
   if (!have.has(s.t.key)) fs.rmSync(p.nbd, { force: true }); // a dead daemon's socket
   if (!have.has(s.t.key)) call(s, 'disk_add', { name: s.t.key, engine: 'spdk', path: s.lvol.alias, readonly, nbd_socket: p.nbd });
   for (const a of st.attachments) {
@@ -110,7 +110,7 @@ export function activate(uri: string, domain: string): void {
     // The drive is local: a writable, non-sharable volume is active for one domain of this host at a time.
     const others = st.attachments.filter((x) => x.active && x.domain !== domain).map((x) => x.domain);
     const sharable = load(t.srUuid).volumes[t.key]?.sharable ?? false;
-    if (others.length && !sharable && !s.lvol.snapshot) throw errors.vdiInUse(`volume ${t.key} is active for domain ${others.join(', ')}`);
+    if (others.length && !sharable && !s.lvol.readOnly) throw errors.vdiInUse(`volume ${t.key} is active for domain ${others.join(', ')}`);
     ensureDisks(s, p, st);
     if (domid !== undefined) call(s, 'disk_resume', { name: guestDisk(t.key, domid) });
     a.active = true;

@@ -98,6 +98,10 @@ function spdkDaemons(x: XapiSim): number[] {
     const clone = call<Volume>('Volume.clone', { key: v.key }, T.volume); // of a writable volume: through a hidden snapshot
     expect(clone.read_write).toBe(true);
     const cloneOfSnap = call<Volume>('Volume.clone', { key: snap.key }, T.volume);
+    const snapOfSnap = call<Volume>('Volume.snapshot', { key: snap.key }, T.volume); // SPDK cannot: a read-only clone
+    expect(snapOfSnap.read_write).toBe(false);
+    expect(() => call('Volume.resize', { key: snapOfSnap.key, new_size: 64 * MiB })).toThrow(/read-only/);
+    call('Volume.destroy', { key: snapOfSnap.key });
     expect(ls().map((l) => l.key).sort()).toEqual([v.key, snap.key, clone.key, cloneOfSnap.key].sort());
 
     call('Volume.resize', { key: clone.key, new_size: 64 * MiB });
@@ -119,6 +123,12 @@ function spdkDaemons(x: XapiSim): number[] {
     expect(stat(v.key)).toMatchObject({ name: 'renamed', keys: { 'vdi-type': 'user' } });
     expect(ls()).toHaveLength(4);
 
+    // A snapshot whose volume is gone stays read-only (SPDK no longer calls it a snapshot).
+    const lone = call<Volume>('Volume.create', { name: 'lone', description: '', size: 4 * MiB, sharable: false }, T.volume);
+    const loneSnap = call<Volume>('Volume.snapshot', { key: lone.key }, T.volume);
+    call('Volume.destroy', { key: lone.key });
+    expect(stat(loneSnap.key).read_write).toBe(false);
+    call('Volume.destroy', { key: loneSnap.key });
     // Destroy in an order that leaves snapshots with clones on them; all space comes back.
     for (const key of [snap.key, v.key, clone.key, cloneOfSnap.key]) call('Volume.destroy', { key });
     call('Volume.destroy', { key: v.key }); // idempotent

@@ -27,7 +27,10 @@ export interface Lvol {
   size: number;
   blockSize: number;
   allocatedClusters: number;
+  /** SPDK's snapshot flag: some lvol is a clone of it. */
   snapshot: boolean;
+  /** Writes refused: a snapshot (also one whose clones are gone), or made read-only. */
+  readOnly: boolean;
   /** The snapshot it is a clone of. */
   baseSnapshot?: string;
 }
@@ -35,14 +38,29 @@ export interface Lvol {
 /** The lvol store name of an SR. */
 export const lvsName = (srUuid: string) => `xapi-${srUuid}`;
 
-/** Maps SPDK's failures to the errors xapi knows. */
-export function rpc<T>(p: SrDaemonPaths, method: string, params?: object): T {
-  try {
-    return spdkCall<T>(p, method, params);
-  } catch (e) {
-    if (!(e instanceof SpdkRpcError)) throw e;
-    if (/no space|ENOSPC/i.test(e.detail)) throw errors.noSpace(`SPDK ${method}: ${e.detail}`);
-    throw errors.io(`SPDK ${method}: ${e.detail}`);
+const BUSY_RETRY_MS = 20_000;
+
+/**
+ * One SPDK call, SPDK's failures mapped to the errors xapi knows. An lvol
+ * operation a killed call started goes on in the daemon after its lock is
+ * released: SPDK answers EBUSY for that lvol meanwhile, and the call is
+ * retried until it is done. `missing` names the error for a lvol that is gone.
+ */
+export function rpc<T>(p: SrDaemonPaths, method: string, params?: object, missing?: () => Error): T {
+  const deadline = Date.now() + BUSY_RETRY_MS;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      return spdkCall<T>(p, method, params);
+    } catch (e) {
+      if (!(e instanceof SpdkRpcError)) throw e;
+      if (/busy/i.test(e.detail) && Date.now() < deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+        continue;
+      }
+      if (missing && /no such device|not found/i.test(e.detail)) throw missing();
+      if (/no space|ENOSPC/i.test(e.detail)) throw errors.noSpace(`SPDK ${method}: ${e.detail}`);
+      throw errors.io(`SPDK ${method}: ${e.detail}`);
+    }
   }
 }
 
@@ -59,6 +77,7 @@ interface BdevInfo {
   aliases: string[];
   block_size: number;
   num_blocks: number;
+  supported_io_types?: { write?: boolean };
   driver_specific?: { lvol?: { lvol_store_uuid: string; num_allocated_clusters: number; snapshot: boolean; base_snapshot?: string } };
 }
 
@@ -77,6 +96,8 @@ export function lvolsOf(p: SrDaemonPaths, store: LvolStore): Map<string, Lvol> {
       blockSize: b.block_size,
       allocatedClusters: lvol.num_allocated_clusters,
       snapshot: lvol.snapshot,
+      // The lvol bdev supports WRITE exactly when its blob is not read-only.
+      readOnly: b.supported_io_types?.write === false,
       baseSnapshot: lvol.base_snapshot,
     });
   }

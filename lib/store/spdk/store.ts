@@ -62,9 +62,15 @@ export function deleteLvol(p: SrDaemonPaths, store: LvolStore, uuid: string, lvo
     record.destroyed = [...(record.destroyed ?? []).filter((n) => n !== lvol.name), lvol.name];
     metadata.save(record);
   } else {
-    rpc(p, 'bdev_lvol_delete', { name: lvol.alias });
+    try {
+      rpc(p, 'bdev_lvol_delete', { name: lvol.alias }, () => new LvolGone());
+    } catch (e) {
+      if (!(e instanceof LvolGone)) throw e; // deleted already (by a call killed while SPDK deleted it)
+    }
   }
 }
+
+class LvolGone extends Error {}
 
 export class SpdkStore implements VolumeStore {
   accepts(configuration: Configuration): boolean {
@@ -234,7 +240,7 @@ export class SpdkStore implements VolumeStore {
       uuid: record?.uuid ?? lvol.name,
       name: record?.name ?? lvol.name,
       description: record?.description ?? '',
-      read_write: !lvol.snapshot,
+      read_write: !lvol.readOnly,
       sharable: record?.sharable ?? false,
       virtual_size: lvol.size,
       physical_utilisation: lvol.allocatedClusters * c.store.cluster_size,
@@ -300,7 +306,13 @@ export class SpdkStore implements VolumeStore {
       const source = this.lvolOf(c, key);
       const r = metadata.load(c.uuid).volumes[key];
       return this.newVolume(c, { name: r?.name ?? key, description: r?.description ?? '', sharable: r?.sharable ?? false, keys: {}, parent: key }, (newKey) => {
-        rpc(c.p, 'bdev_lvol_snapshot', { lvol_name: source.alias, snapshot_name: newKey });
+        if (!source.readOnly) {
+          rpc(c.p, 'bdev_lvol_snapshot', { lvol_name: source.alias, snapshot_name: newKey }, () => errors.volumeDoesNotExist(key));
+          return;
+        }
+        // SPDK snapshots only writable lvols; a read-only one never changes, so a read-only clone is its snapshot.
+        rpc(c.p, 'bdev_lvol_clone', { snapshot_name: source.alias, clone_name: newKey }, () => errors.volumeDoesNotExist(key));
+        rpc(c.p, 'bdev_lvol_set_read_only', { name: `${c.store.name}/${newKey}` });
       });
     });
   }
@@ -312,13 +324,13 @@ export class SpdkStore implements VolumeStore {
       const r = metadata.load(c.uuid).volumes[key];
       return this.newVolume(c, { name: r?.name ?? key, description: r?.description ?? '', sharable: r?.sharable ?? false, keys: {}, parent: key }, (newKey) => {
         let base = source.alias;
-        if (!source.snapshot) {
+        if (!source.readOnly) {
           const hidden = `${HIDDEN_PREFIX}${newKey}`;
-          rpc(c.p, 'bdev_lvol_snapshot', { lvol_name: source.alias, snapshot_name: hidden });
+          rpc(c.p, 'bdev_lvol_snapshot', { lvol_name: source.alias, snapshot_name: hidden }, () => errors.volumeDoesNotExist(key));
           base = `${c.store.name}/${hidden}`;
         }
         try {
-          rpc(c.p, 'bdev_lvol_clone', { snapshot_name: base, clone_name: newKey });
+          rpc(c.p, 'bdev_lvol_clone', { snapshot_name: base, clone_name: newKey }, () => errors.volumeDoesNotExist(key));
         } finally {
           collect(c.p, c.store, c.uuid); // a hidden snapshot left without its clone
         }
@@ -381,10 +393,10 @@ export class SpdkStore implements VolumeStore {
     const mib = sizeInMiB(newSize);
     this.onSr(sr, (c) => {
       const lvol = this.lvolOf(c, key);
-      if (lvol.snapshot) throw errors.readOnly(key);
+      if (lvol.readOnly) throw errors.readOnly(key);
       if (mib * MiB < lvol.size) throw errors.invalidSize(`shrinking not allowed (${lvol.size} bytes to ${newSize})`);
       if (mib * MiB === lvol.size) return;
-      rpc(c.p, 'bdev_lvol_resize', { name: lvol.alias, size_in_mib: mib });
+      rpc(c.p, 'bdev_lvol_resize', { name: lvol.alias, size_in_mib: mib }, () => errors.volumeDoesNotExist(key));
       log.info(`volume ${key} grown from ${lvol.size} to ${mib * MiB} bytes`);
     });
   }
