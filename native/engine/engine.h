@@ -34,6 +34,11 @@ struct engine_ops {
 	const char *name;
 	/* Size in bytes now (re-read on resize). */
 	uint64_t (*size)(struct engine *e);
+	/*
+	 * Logical block size in bytes (512 or 4096): offsets, lengths and
+	 * buffers must be whole blocks of it. Fixed while the engine is open.
+	 */
+	uint32_t (*block_size)(struct engine *e);
 	bool (*can_discard)(struct engine *e);
 	void (*close)(struct engine *e);
 	struct engine_channel *(*channel_open)(struct engine *e, unsigned depth);
@@ -63,6 +68,12 @@ struct engine_options {
 	const char *path;  /* file or block device (uring) */
 	bool readonly;
 	uint64_t null_size; /* bytes, for the null engine */
+	/*
+	 * 0, 512 or 4096: the block size of the null engine (default 512) or of
+	 * a regular file under uring (emulating a 4Kn disk; default 512). A block
+	 * device has its own (BLKSSZGET): any other value is refused.
+	 */
+	uint32_t block_size;
 };
 
 /* "uring" or "null"; NULL with *err set to a message on failure. */

@@ -57,6 +57,12 @@ static uint64_t faults_size(struct engine *e)
 	return in->ops->size(in);
 }
 
+static uint32_t faults_block_size(struct engine *e)
+{
+	struct engine *in = fe(e)->inner;
+	return in->ops->block_size(in);
+}
+
 static bool faults_can_discard(struct engine *e)
 {
 	struct engine *in = fe(e)->inner;
@@ -207,6 +213,7 @@ static int faults_completion_fd(struct engine_channel *base)
 static const struct engine_ops faults_ops = {
 	.name = "faults",
 	.size = faults_size,
+	.block_size = faults_block_size,
 	.can_discard = faults_can_discard,
 	.close = faults_close,
 	.channel_open = faults_channel_open,

@@ -66,6 +66,11 @@ static uint64_t spdk_size(struct engine *e)
 	return spdk_bdev_get_num_blocks(s->bdev) * (uint64_t)s->block;
 }
 
+static uint32_t spdk_block_size(struct engine *e)
+{
+	return se(e)->block;
+}
+
 static bool spdk_can_discard(struct engine *e)
 {
 	return spdk_bdev_io_type_supported(se(e)->bdev, SPDK_BDEV_IO_TYPE_UNMAP);
@@ -288,6 +293,7 @@ static int spdk_completion_fd(struct engine_channel *base)
 static const struct engine_ops spdk_ops = {
 	.name = "spdk",
 	.size = spdk_size,
+	.block_size = spdk_block_size,
 	.can_discard = spdk_can_discard,
 	.close = spdk_close,
 	.channel_open = spdk_channel_open,
