@@ -80,6 +80,12 @@ static void *alloc_pages(size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* The engine's I/O memory (DMA-safe where it must be, engine.h); only the CPU touches the rest. */
+static struct engine *pool_engine(struct queue *q)
+{
+	return q->chan->engine;
+}
+
 static int private_init(struct queue *q)
 {
 	const struct vbd_features *f = &q->vbd->features;
@@ -91,7 +97,7 @@ static int private_init(struct queue *q)
 	p->nr_reqs = q->ring.nr_ents;
 	p->reqs = calloc(p->nr_reqs, sizeof(*p->reqs));
 	p->pool_pages = f->pool_pages > p->max_segs ? f->pool_pages : p->max_segs;
-	p->pool = alloc_pages(p->pool_pages);
+	p->pool = engine_buf_alloc(pool_engine(q), (size_t)p->pool_pages * PAGE);
 	p->free_pages = calloc(p->pool_pages, sizeof(uint32_t));
 	p->indirect_scratch = alloc_pages(MAX_BATCH * BLKIF_INDIRECT_PAGES);
 	p->copy_cap = MAX_BATCH * (p->max_segs > BLKIF_INDIRECT_PAGES ? p->max_segs : BLKIF_INDIRECT_PAGES);
@@ -135,8 +141,7 @@ void queue_free_private(struct queue *q)
 		free(p->reqs[i].iov);
 	}
 	free(p->reqs);
-	if (p->pool)
-		munmap(p->pool, (size_t)p->pool_pages * PAGE);
+	engine_buf_free(pool_engine(q), p->pool, (size_t)p->pool_pages * PAGE);
 	free(p->free_pages);
 	if (p->indirect_scratch)
 		munmap(p->indirect_scratch, (size_t)MAX_BATCH * BLKIF_INDIRECT_PAGES * PAGE);

@@ -8,6 +8,7 @@
 #define ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -54,6 +55,14 @@ struct engine_ops {
 	 * caller drains it (an eventfd) after waking; reap() never reads it.
 	 */
 	int (*completion_fd)(struct engine_channel *c);
+	/*
+	 * Optional (NULL: any memory will do): memory the engine can do I/O
+	 * from and into, e.g. DMA-safe for a user-space NVMe driver; zeroed,
+	 * page-aligned, `bytes` a multiple of 4096. Called on the control path
+	 * (queue setup and teardown), never per request. Use engine_buf_alloc().
+	 */
+	void *(*buf_alloc)(struct engine *e, size_t bytes);
+	void (*buf_free)(struct engine *e, void *p, size_t bytes);
 };
 
 struct engine {
@@ -78,5 +87,9 @@ struct engine_options {
 
 /* "uring" or "null"; NULL with *err set to a message on failure. */
 struct engine *engine_open(const char *kind, const struct engine_options *opt, const char **err);
+
+/* I/O buffer memory for `e`: its buf_alloc, or anonymous pages (engine.c). NULL when out of memory. */
+void *engine_buf_alloc(struct engine *e, size_t bytes);
+void engine_buf_free(struct engine *e, void *p, size_t bytes);
 
 #endif

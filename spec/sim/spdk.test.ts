@@ -8,6 +8,7 @@
 // RPC server in the daemon makes an lvol store, thin lvols, a snapshot and a
 // clone, and resizes and deletes them while guests use them. A malloc bdev of 4096-byte blocks
 // serves a large-sector frontend in 4096-byte sectors and another in 512-byte ones (whole blocks).
+// The queues' bounce pages come from SPDK's DMA allocator (spdk_dma_zmalloc), as user-space NVMe needs.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -145,6 +146,20 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     expect(again.verify.failures).toBe(0);
     host.toolstack('destroy-domain', String(d.domid));
     await host.rpc('disk_remove', { name: d.name }).catch(() => undefined);
+  }, 90_000);
+
+  test.each([
+    ['bounce pages and memcpy', { zero_copy: false }, '1'],
+    ['grant copy', {}, '0'],
+  ])('bounce pages from SPDK\'s DMA allocator (%s): verified on malloc and aio bdevs', async (_what, features, persistent) => {
+    for (const bdev of ['malloc0', 'aio0']) {
+      const d = await spdkDisk(bdev, features);
+      const s = await runGuest(d.domid, ['--verify', '--rw', 'randrw', '--bs', '64k', '--indirect-segs', '32', '--iodepth', '8', '--ios', '400', '--size', `${16 * MiB}`, '--queues', '2', '--persistent', persistent, '--close']);
+      expect(s.errors.total).toBe(0);
+      expect(s.verify.failures).toBe(0);
+      host.toolstack('destroy-domain', String(d.domid));
+      await host.rpc('disk_remove', { name: d.name }).catch(() => undefined);
+    }
   }, 90_000);
 
   test('the guest\'s writes through the aio bdev are in its file', async () => {
