@@ -94,6 +94,9 @@ int fe_read_transport(const struct fe_source *src, const char *frontend, const s
 	}
 	unsigned long pers = 0;
 	t->persistent = fe_read_uint(src, frontend, "feature-persistent", 1, &pers, &present) && pers == 1;
+	/* Anything but a clean 1 (absent, 0, garbage) keeps 512-byte units, the safe reading of blkif.h. */
+	unsigned long large = 0;
+	t->large_sector = fe_read_uint(src, frontend, "feature-large-sector-size", 1, &large, &present) && large == 1;
 
 	for (unsigned q = 0; q < t->nr_queues; q++) {
 		char dir[VBD_PATH_MAX + 32];

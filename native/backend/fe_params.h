@@ -49,8 +49,9 @@ int fe_read_backend(const struct fe_source *src, const char *backend, struct fe_
 /*
  * The frontend's transport parameters (reference blkif.md 1.8, 1.9, 2.4):
  * multi-queue-num-queues, ring-page-order, protocol, feature-persistent,
- * then per queue event-channel and ring-ref (ring-refN when paged). -1 with
- * a message in err if one is missing or bad.
+ * feature-large-sector-size (1.5: only a clean 1 counts), then per queue
+ * event-channel and ring-ref (ring-refN when paged). -1 with a message in
+ * err if one is missing or bad.
  */
 int fe_read_transport(const struct fe_source *src, const char *frontend, const struct fe_limits *lim,
 		      struct vbd_transport *t, char *err, size_t errlen);

@@ -80,6 +80,12 @@ static void *alloc_pages(size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* The engine's I/O memory (DMA-safe where it must be, engine.h); only the CPU touches the rest. */
+static struct engine *pool_engine(struct queue *q)
+{
+	return q->chan->engine;
+}
+
 static int private_init(struct queue *q)
 {
 	const struct vbd_features *f = &q->vbd->features;
@@ -91,7 +97,7 @@ static int private_init(struct queue *q)
 	p->nr_reqs = q->ring.nr_ents;
 	p->reqs = calloc(p->nr_reqs, sizeof(*p->reqs));
 	p->pool_pages = f->pool_pages > p->max_segs ? f->pool_pages : p->max_segs;
-	p->pool = alloc_pages(p->pool_pages);
+	p->pool = engine_buf_alloc(pool_engine(q), (size_t)p->pool_pages * PAGE);
 	p->free_pages = calloc(p->pool_pages, sizeof(uint32_t));
 	p->indirect_scratch = alloc_pages(MAX_BATCH * BLKIF_INDIRECT_PAGES);
 	p->copy_cap = MAX_BATCH * (p->max_segs > BLKIF_INDIRECT_PAGES ? p->max_segs : BLKIF_INDIRECT_PAGES);
@@ -135,8 +141,7 @@ void queue_free_private(struct queue *q)
 		free(p->reqs[i].iov);
 	}
 	free(p->reqs);
-	if (p->pool)
-		munmap(p->pool, (size_t)p->pool_pages * PAGE);
+	engine_buf_free(pool_engine(q), p->pool, (size_t)p->pool_pages * PAGE);
 	free(p->free_pages);
 	if (p->indirect_scratch)
 		munmap(p->indirect_scratch, (size_t)MAX_BATCH * BLKIF_INDIRECT_PAGES * PAGE);
@@ -172,7 +177,7 @@ static void respond(struct queue *q, struct qreq *r)
 	uint64_t lat = now_ns() - r->start_ns;
 	struct queue_stats *s = &q->stats;
 	if (r->status == BLKIF_STATUS_OKAY) {
-		uint64_t bytes = r->info.nr_sectors << BLKIF_SECTOR_SHIFT;
+		uint64_t bytes = r->info.nr_sectors << blkif_shift(&q->limits);
 		switch (r->info.kind) {
 		case BLKIF_KIND_READ:
 			stat_add(&s->reads, 1);
@@ -195,6 +200,8 @@ static void respond(struct queue *q, struct qreq *r)
 		stat_add(&s->unsupported, 1);
 	} else {
 		stat_add(&s->errors, 1);
+		if (r->info.misaligned)
+			stat_add(&s->misaligned, 1);
 	}
 	stat_add(&s->latency_sum_ns, lat);
 	uint64_t us = lat / 1000, bucket = 0;
@@ -219,7 +226,8 @@ static bool persistent_copy(struct queue *q, const struct blkif_segment *s, uint
 	uint8_t *page = pgrant_get(p->pgrants, q->gnt, s->gref);
 	if (!page)
 		return false;
-	uint32_t off = blkif_seg_offset(s), len = blkif_seg_bytes(s);
+	unsigned shift = blkif_shift(&q->limits);
+	uint32_t off = blkif_seg_offset(s, shift), len = blkif_seg_bytes(s, shift);
 	if (to_guest)
 		memcpy(page + off, local + off, len);
 	else
@@ -232,6 +240,7 @@ static bool persistent_copy(struct queue *q, const struct blkif_segment *s, uint
 static unsigned add_data_copies(struct queue *q, struct qreq *r, unsigned n, bool to_guest)
 {
 	struct queue_private *p = q->priv;
+	unsigned shift = blkif_shift(&q->limits);
 	for (unsigned i = 0; i < r->info.nr_segments; i++) {
 		const struct blkif_segment *s = &r->segs[i];
 		uint8_t *local = page_addr(p, r->pages[i]);
@@ -239,9 +248,9 @@ static unsigned add_data_copies(struct queue *q, struct qreq *r, unsigned n, boo
 			continue;
 		p->copy[n] = (struct gnt_copy_seg){
 			.gref = s->gref,
-			.offset = (uint16_t)blkif_seg_offset(s),
-			.len = (uint16_t)blkif_seg_bytes(s),
-			.local = local + blkif_seg_offset(s),
+			.offset = (uint16_t)blkif_seg_offset(s, shift),
+			.len = (uint16_t)blkif_seg_bytes(s, shift),
+			.local = local + blkif_seg_offset(s, shift),
 			.to_guest = to_guest,
 		};
 		p->copy_owner[n++] = r;
@@ -278,12 +287,13 @@ static bool map_direct(struct queue *q, struct qreq *r)
 	struct queue_private *p = q->priv;
 	if (!p->pgrants || !q->vbd->features.zero_copy)
 		return false;
+	unsigned shift = blkif_shift(&q->limits);
 	for (unsigned i = 0; i < r->info.nr_segments; i++) {
 		uint8_t *page = pgrant_get(p->pgrants, q->gnt, r->segs[i].gref);
 		if (!page)
 			return false;
-		r->iov[i].iov_base = page + blkif_seg_offset(&r->segs[i]);
-		r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i]);
+		r->iov[i].iov_base = page + blkif_seg_offset(&r->segs[i], shift);
+		r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i], shift);
 	}
 	stat_add(&q->stats.persistent_hits, r->info.nr_segments);
 	r->direct = true;
@@ -294,15 +304,17 @@ static void submit_io(struct queue *q, struct qreq *r)
 {
 	struct queue_private *p = q->priv;
 	struct eng_io io = { .cookie = r };
+	/* Decoding bounded sector + count in bytes: these shifts cannot overflow. */
+	unsigned shift = blkif_shift(&q->limits);
 	switch (r->info.kind) {
 	case BLKIF_KIND_READ:
 	case BLKIF_KIND_WRITE:
 		for (unsigned i = 0; !r->direct && i < r->info.nr_segments; i++) {
-			r->iov[i].iov_base = page_addr(p, r->pages[i]) + blkif_seg_offset(&r->segs[i]);
-			r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i]);
+			r->iov[i].iov_base = page_addr(p, r->pages[i]) + blkif_seg_offset(&r->segs[i], shift);
+			r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i], shift);
 		}
 		io.op = r->info.kind == BLKIF_KIND_READ ? ENG_READ : ENG_WRITE;
-		io.offset = r->info.sector << BLKIF_SECTOR_SHIFT;
+		io.offset = r->info.sector << shift;
 		io.iov = r->iov;
 		io.iovcnt = r->info.nr_segments;
 		break;
@@ -315,8 +327,8 @@ static void submit_io(struct queue *q, struct qreq *r)
 			return;
 		}
 		io.op = ENG_DISCARD;
-		io.offset = r->info.sector << BLKIF_SECTOR_SHIFT;
-		io.len = r->info.nr_sectors << BLKIF_SECTOR_SHIFT;
+		io.offset = r->info.sector << shift;
+		io.len = r->info.nr_sectors << shift;
 		break;
 	}
 	r->stage = r->info.kind == BLKIF_KIND_FLUSH ? STAGE_FLUSH : STAGE_IO;

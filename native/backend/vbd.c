@@ -16,6 +16,12 @@
 #include "backend/vbd_ops.h"
 #include "engine/faults.h"
 
+/* The engine's size in whole blocks: a partial last block cannot be served. */
+static uint64_t whole_blocks(const struct vbd *v)
+{
+	return v->engine->ops->size(v->engine) & ~(uint64_t)(v->block_size - 1);
+}
+
 struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 {
 	struct vbd *v = calloc(1, sizeof(*v));
@@ -33,7 +39,9 @@ struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 	v->state = XB_INITIALISING;
 	v->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	const char *why = NULL;
-	struct engine_options eo = { .path = cfg->path, .readonly = cfg->readonly, .null_size = cfg->null_size };
+	struct engine_options eo = {
+		.path = cfg->path, .readonly = cfg->readonly, .null_size = cfg->null_size, .block_size = cfg->block_size
+	};
 	v->engine = engine_open(cfg->engine, &eo, &why);
 	if (v->engine && cfg->fault_injection) {
 		struct engine *wrapped = engine_faults_wrap(v->engine);
@@ -49,7 +57,16 @@ struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 		vbd_destroy(v);
 		return NULL;
 	}
-	v->sectors = v->engine->ops->size(v->engine) >> BLKIF_SECTOR_SHIFT;
+	v->block_size = v->engine->ops->block_size(v->engine);
+	if (v->block_size != 512 && v->block_size != 4096) {
+		snprintf(err, errlen, "%s has %u-byte blocks: only 512 and 4096 are served", cfg->path ? cfg->path : "-",
+			 v->block_size);
+		vbd_destroy(v);
+		return NULL;
+	}
+	v->sector_shift = BLKIF_SECTOR_SHIFT;
+	v->size = whole_blocks(v);
+	v->sectors = v->size >> v->sector_shift;
 	for (unsigned i = 0; i < VBD_MAX_QUEUES; i++) {
 		v->queues[i].vbd = v;
 		v->queues[i].index = i;
@@ -88,14 +105,26 @@ static void queue_teardown(struct vbd *v, struct queue *q)
 	q->wake_fd = -1;
 }
 
+/* Back to 512-byte units: what is published while no frontend has negotiated. */
+static void units_reset(struct vbd *v)
+{
+	v->sector_shift = BLKIF_SECTOR_SHIFT;
+	v->sectors = v->size >> v->sector_shift;
+}
+
 int vbd_connect(struct vbd *v, struct platform *plat, const struct vbd_transport *t)
 {
 	v->abi = t->abi;
 	v->nr_queues = t->nr_queues;
 	v->ring_order = t->ring_order;
 	v->persistent = t->persistent && v->features.persistent;
+	/* 4096-byte units only for a frontend that said it copes (reference 1.5) and a 4096-byte store. */
+	v->sector_shift = t->large_sector && v->block_size == 4096 ? BLKIF_LARGE_SECTOR_SHIFT : BLKIF_SECTOR_SHIFT;
+	v->sectors = v->size >> v->sector_shift;
 	struct blkif_limits lim = {
 		.disk_sectors = v->sectors,
+		.sector_shift = (uint8_t)v->sector_shift,
+		.block_mask = (uint8_t)((v->block_size >> v->sector_shift) - 1),
 		.max_indirect_segments = (uint16_t)v->features.max_indirect_segments,
 		.readonly = vbd_readonly(v),
 		.flush = v->features.flush,
@@ -142,6 +171,7 @@ int vbd_connect(struct vbd *v, struct platform *plat, const struct vbd_transport
 fail:
 	for (unsigned i = 0; i < t->nr_queues; i++)
 		queue_teardown(v, &v->queues[i]);
+	units_reset(v);
 	return -1;
 }
 
@@ -152,6 +182,7 @@ void vbd_disconnect(struct vbd *v)
 	for (unsigned i = 0; i < v->nr_queues; i++)
 		queue_teardown(v, &v->queues[i]);
 	v->connected = false;
+	units_reset(v);
 }
 
 static void queues_command(struct vbd *v, enum queue_cmd cmd)
@@ -180,13 +211,15 @@ void vbd_resume(struct vbd *v)
 
 bool vbd_update_size(struct vbd *v)
 {
-	uint64_t sectors = v->engine->ops->size(v->engine) >> BLKIF_SECTOR_SHIFT;
-	if (sectors == v->sectors)
+	uint64_t size = whole_blocks(v);
+	if (size == v->size)
 		return false;
+	uint64_t sectors = size >> v->sector_shift; /* in the unit negotiated with the connected frontend */
 	/* The workers read the limits without locks: change them while they wait. */
 	bool hold = v->connected && !v->paused;
 	if (hold)
 		queues_command(v, QUEUE_PAUSE);
+	v->size = size;
 	v->sectors = sectors;
 	for (unsigned i = 0; i < v->nr_queues; i++)
 		v->queues[i].limits.disk_sectors = sectors;

@@ -42,6 +42,7 @@ enum queue_cmd { QUEUE_RUN = 0, QUEUE_PAUSE = 1, QUEUE_STOP = 2 };
 
 struct queue_stats {
 	_Atomic uint64_t reads, writes, flushes, discards, errors, unsupported;
+	_Atomic uint64_t misaligned; /* of the errors: not in whole blocks of the store */
 	_Atomic uint64_t read_bytes, write_bytes;
 	_Atomic uint64_t latency_sum_ns, latency_max_ns;
 	_Atomic uint64_t latency_hist[32]; /* bucket i: latency < 2^i microseconds */
@@ -109,7 +110,10 @@ struct vbd {
 	char engine_kind[16];
 	char path[VBD_PATH_MAX];
 	struct engine *engine;
-	uint64_t sectors; /* 512-byte sectors, as published */
+	uint32_t block_size;  /* the engine's logical block, 512 or 4096 */
+	uint64_t size;        /* bytes, whole blocks (the engine's size rounded down) */
+	unsigned sector_shift; /* the unit published and decoded: 9, or 12 once negotiated (vbd_connect) */
+	uint64_t sectors;     /* size in that unit, as published */
 
 	/* Negotiated at connect. */
 	const struct blkif_abi *abi;

@@ -14,6 +14,7 @@ struct vbd_config {
 	bool readonly;
 	bool paused;
 	uint64_t null_size;
+	uint32_t block_size; /* 0, or 512/4096 for the null engine or a file under uring */
 	bool fault_injection; /* wrap the engine in engine/faults.c (daemons started with --allow-fault-injection) */
 	struct vbd_features features;
 };
@@ -24,6 +25,7 @@ struct vbd_transport {
 	unsigned nr_queues;
 	unsigned ring_order;
 	bool persistent;
+	bool large_sector; /* feature-large-sector-size=1: units may be our sector-size */
 	uint32_t ring_refs[VBD_MAX_QUEUES][1u << VBD_MAX_RING_ORDER];
 	uint32_t ports[VBD_MAX_QUEUES];
 };

@@ -147,14 +147,20 @@ static int publish_features(struct xenbus_ctx *x, struct vbd *v, int state)
 		bool discard = f->discard && v->engine->ops->can_discard(v->engine);
 		xwrite_uint(x, t, b, "feature-discard", discard);
 		if (discard) {
-			xwrite_uint(x, t, b, "discard-granularity", 4096);
+			/* Discards must be whole blocks of the store; 4096 at least, as before, for files on 4K filesystems. */
+			xwrite_uint(x, t, b, "discard-granularity", v->block_size > 4096 ? v->block_size : 4096);
 			xwrite_uint(x, t, b, "discard-alignment", 0);
 			xwrite_uint(x, t, b, "discard-secure", 0);
 		}
 		xwrite_uint(x, t, b, "feature-persistent", f->persistent);
+		/*
+		 * The unit is 512 until a frontend with feature-large-sector-size
+		 * connects to a 4096-byte store (vbd_connect): then this second
+		 * publication, with Connected in the same transaction, changes it.
+		 */
 		xwrite_uint(x, t, b, "sectors", v->sectors);
-		xwrite_uint(x, t, b, "sector-size", 512);
-		xwrite_uint(x, t, b, "physical-sector-size", 4096);
+		xwrite_uint(x, t, b, "sector-size", 1u << v->sector_shift);
+		xwrite_uint(x, t, b, "physical-sector-size", v->block_size > 4096 ? v->block_size : 4096);
 		xwrite_uint(x, t, b, "info", vbd_readonly(v) ? VDISK_READONLY : 0);
 		if (!keep_state)
 			xwrite_uint(x, t, b, "state", (uint64_t)state);
@@ -241,8 +247,9 @@ static void connect(struct xenbus_ctx *x, struct vbd *v)
 		set_state(x, v, XB_CLOSING);
 		return;
 	}
-	log_info("%s: connected to domain %u: %u queue(s), ring order %u, %s, persistent %s", v->name, v->frontend_id,
-		 v->nr_queues, v->ring_order, v->abi->name, v->persistent ? "yes" : "no");
+	log_info("%s: connected to domain %u: %u queue(s), ring order %u, %s, persistent %s, %u-byte sectors", v->name,
+		 v->frontend_id, v->nr_queues, v->ring_order, v->abi->name, v->persistent ? "yes" : "no",
+		 1u << v->sector_shift);
 	if (publish_features(x, v, XB_CONNECTED) != 0) {
 		log_error("%s: cannot publish the connection", v->name);
 		vbd_disconnect(v);

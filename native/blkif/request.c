@@ -22,11 +22,6 @@ static uint16_t get16(const uint8_t *p)
 	return v;
 }
 
-static bool segment_ok(const struct blkif_segment *s)
-{
-	return s->first_sect <= s->last_sect && s->last_sect < BLKIF_SECTORS_PER_PAGE;
-}
-
 static void read_segment(const uint8_t *p, struct blkif_segment *s)
 {
 	s->gref = get32(p);
@@ -34,10 +29,51 @@ static void read_segment(const uint8_t *p, struct blkif_segment *s)
 	s->last_sect = p[5];
 }
 
-/* start + count within the disk, with no overflow. */
+/* Inside its page: with 4096-byte sectors only first = last = 0 is. */
+static bool segment_ok(const struct blkif_limits *lim, const struct blkif_segment *s)
+{
+	return s->first_sect <= s->last_sect && s->last_sect < (1u << (BLKIF_PAGE_SHIFT - blkif_shift(lim)));
+}
+
+/* Begins and ends on a block of the backing store (a valid segment). */
+static bool segment_aligned(const struct blkif_limits *lim, const struct blkif_segment *s)
+{
+	return !(s->first_sect & lim->block_mask) && !((s->last_sect + 1u) & lim->block_mask);
+}
+
+/* Decodes and checks one segment; counts its sectors. ERROR for a bad or misaligned one. */
+static int16_t take_segment(const uint8_t *p, const struct blkif_limits *lim, struct blkif_request_info *req,
+			    struct blkif_segment *s, uint64_t *sectors)
+{
+	read_segment(p, s);
+	if (!segment_ok(lim, s))
+		return BLKIF_STATUS_ERROR;
+	if (!segment_aligned(lim, s)) {
+		req->misaligned = true;
+		return BLKIF_STATUS_ERROR;
+	}
+	*sectors += (uint64_t)(s->last_sect - s->first_sect + 1);
+	return BLKIF_STATUS_OKAY;
+}
+
+/*
+ * start + count within the disk, with no overflow, and in bytes too (the
+ * limits come from a byte size, but the decoder does not rely on it).
+ */
 static bool range_ok(const struct blkif_limits *lim, uint64_t start, uint64_t count)
 {
-	return start <= lim->disk_sectors && count <= lim->disk_sectors - start;
+	uint64_t max = UINT64_MAX >> blkif_shift(lim);
+	return start <= lim->disk_sectors && count <= lim->disk_sectors - start && start + count <= max;
+}
+
+/* A start on a block boundary of the backing store; marks the request if not. */
+static bool start_aligned(const struct blkif_limits *lim, struct blkif_request_info *req)
+{
+	if (req->sector & lim->block_mask) {
+		req->misaligned = true;
+		return false;
+	}
+	return true;
 }
 
 static int16_t decode_rw(const struct blkif_abi *abi, const uint8_t *raw, uint8_t op, const struct blkif_limits *lim,
@@ -73,13 +109,14 @@ static int16_t decode_rw(const struct blkif_abi *abi, const uint8_t *raw, uint8_
 		return BLKIF_STATUS_ERROR;
 	uint64_t sectors = 0;
 	for (unsigned i = 0; i < req->nr_segments; i++) {
-		read_segment(raw + abi->rw_seg + 8 * i, &req->seg[i]);
-		if (!segment_ok(&req->seg[i]))
-			return BLKIF_STATUS_ERROR;
-		sectors += (uint64_t)(req->seg[i].last_sect - req->seg[i].first_sect + 1);
+		int16_t st = take_segment(raw + abi->rw_seg + 8 * i, lim, req, &req->seg[i], &sectors);
+		if (st != BLKIF_STATUS_OKAY)
+			return st;
 	}
 	req->nr_sectors = sectors;
-	return range_ok(lim, req->sector, sectors) ? BLKIF_STATUS_OKAY : BLKIF_STATUS_ERROR;
+	if (!range_ok(lim, req->sector, sectors))
+		return BLKIF_STATUS_ERROR;
+	return start_aligned(lim, req) ? BLKIF_STATUS_OKAY : BLKIF_STATUS_ERROR;
 }
 
 static int16_t decode_discard(const struct blkif_abi *abi, const uint8_t *raw, const struct blkif_limits *lim,
@@ -93,9 +130,15 @@ static int16_t decode_discard(const struct blkif_abi *abi, const uint8_t *raw, c
 	bool secure = raw[1] & 1u;
 	if (!lim->discard || (secure && !lim->discard_secure))
 		return BLKIF_STATUS_EOPNOTSUPP;
-	if (lim->readonly)
+	if (lim->readonly || !range_ok(lim, req->sector, req->nr_sectors))
 		return BLKIF_STATUS_ERROR;
-	return range_ok(lim, req->sector, req->nr_sectors) ? BLKIF_STATUS_OKAY : BLKIF_STATUS_ERROR;
+	if (!start_aligned(lim, req))
+		return BLKIF_STATUS_ERROR;
+	if (req->nr_sectors & lim->block_mask) {
+		req->misaligned = true;
+		return BLKIF_STATUS_ERROR;
+	}
+	return BLKIF_STATUS_OKAY;
 }
 
 static int16_t decode_indirect(const struct blkif_abi *abi, const uint8_t *raw, const struct blkif_limits *lim,
@@ -125,7 +168,9 @@ static int16_t decode_indirect(const struct blkif_abi *abi, const uint8_t *raw, 
 	for (unsigned i = 0; i < req->nr_indirect_pages; i++)
 		req->indirect_grefs[i] = get32(raw + abi->ind_grefs + 4 * i);
 	/* Even the largest request must start inside the disk. */
-	return req->sector < lim->disk_sectors ? BLKIF_STATUS_OKAY : BLKIF_STATUS_ERROR;
+	if (req->sector >= lim->disk_sectors)
+		return BLKIF_STATUS_ERROR;
+	return start_aligned(lim, req) ? BLKIF_STATUS_OKAY : BLKIF_STATUS_ERROR;
 }
 
 int16_t blkif_decode(const struct blkif_abi *abi, const uint8_t *raw, const struct blkif_limits *lim,
@@ -156,10 +201,9 @@ int16_t blkif_decode_indirect(const uint8_t *pages, const struct blkif_limits *l
 {
 	uint64_t sectors = 0;
 	for (unsigned i = 0; i < req->nr_segments; i++) {
-		read_segment(pages + 8 * (size_t)i, &segs[i]);
-		if (!segment_ok(&segs[i]))
-			return BLKIF_STATUS_ERROR;
-		sectors += (uint64_t)(segs[i].last_sect - segs[i].first_sect + 1);
+		int16_t st = take_segment(pages + 8 * (size_t)i, lim, req, &segs[i], &sectors);
+		if (st != BLKIF_STATUS_OKAY)
+			return st;
 	}
 	req->nr_sectors = sectors;
 	return range_ok(lim, req->sector, sectors) ? BLKIF_STATUS_OKAY : BLKIF_STATUS_ERROR;

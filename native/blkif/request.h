@@ -29,17 +29,31 @@ enum { BLKIF_STATUS_OKAY = 0, BLKIF_STATUS_ERROR = -1, BLKIF_STATUS_EOPNOTSUPP =
 #define BLKIF_SEGMENTS_PER_INDIRECT_PAGE 512u /* 4096 / sizeof(struct blkif_request_segment) */
 #define BLKIF_MAX_INDIRECT_SEGMENTS (BLKIF_INDIRECT_PAGES * BLKIF_SEGMENTS_PER_INDIRECT_PAGE)
 #define BLKIF_SECTOR_SHIFT 9u
+#define BLKIF_LARGE_SECTOR_SHIFT 12u /* 4096-byte sectors (feature-large-sector-size) */
+#define BLKIF_PAGE_SHIFT 12u
 #define BLKIF_SECTORS_PER_PAGE 8u
 
 struct blkif_segment {
 	uint32_t gref;
-	uint8_t first_sect; /* inclusive, in 512-byte sectors within the page */
+	uint8_t first_sect; /* inclusive, in sectors (the negotiated unit) within the page */
 	uint8_t last_sect;  /* inclusive */
 };
 
-/* What the device allows; set from what we advertised and the disk. */
+/*
+ * What the device allows; set from what we advertised and the disk.
+ * Sectors are in the unit negotiated with the frontend (reference 1.5):
+ * 512 bytes (sector_shift 9, also what a zeroed limits means) or, when it
+ * wrote feature-large-sector-size=1, the backend's 4096 (sector_shift 12).
+ */
 struct blkif_limits {
-	uint64_t disk_sectors;          /* 512-byte sectors */
+	uint64_t disk_sectors;          /* in the negotiated unit */
+	uint8_t sector_shift;           /* log2 of the unit: 12, or 9 (any other value means 9) */
+	/*
+	 * The backing store's block in units, minus 1 (0: any sector will do).
+	 * Requests must start and every segment begin and end on a block
+	 * boundary: a 512-unit frontend on a 4096-byte store gets 7.
+	 */
+	uint8_t block_mask;
 	uint16_t max_indirect_segments; /* 0: INDIRECT not advertised */
 	bool readonly;
 	bool flush;          /* feature-flush-cache advertised */
@@ -58,7 +72,8 @@ struct blkif_request_info {
 	bool flush_after;    /* FLUSH_DISKCACHE / WRITE_BARRIER: make everything durable when done */
 	bool indirect;
 	uint16_t nr_segments;
-	uint64_t sector;     /* start, 512-byte units */
+	bool misaligned;     /* refused (ERROR) because it is not in whole blocks of the store */
+	uint64_t sector;     /* start, in the negotiated unit */
 	uint64_t nr_sectors; /* whole request; for INDIRECT known only after the segments are decoded */
 	uint8_t nr_indirect_pages;
 	uint32_t indirect_grefs[BLKIF_INDIRECT_PAGES];
@@ -82,14 +97,20 @@ int16_t blkif_decode(const struct blkif_abi *abi, const uint8_t *raw, const stru
 int16_t blkif_decode_indirect(const uint8_t *pages, const struct blkif_limits *lim, struct blkif_request_info *req,
 			      struct blkif_segment *segs);
 
-/* Bytes a segment covers and its offset in the granted page. */
-static inline uint32_t blkif_seg_bytes(const struct blkif_segment *s)
+/* The negotiated unit's shift (a zeroed limits means 512-byte sectors). */
+static inline unsigned blkif_shift(const struct blkif_limits *lim)
 {
-	return (uint32_t)(s->last_sect - s->first_sect + 1) << BLKIF_SECTOR_SHIFT;
+	return lim->sector_shift == BLKIF_LARGE_SECTOR_SHIFT ? BLKIF_LARGE_SECTOR_SHIFT : BLKIF_SECTOR_SHIFT;
 }
-static inline uint32_t blkif_seg_offset(const struct blkif_segment *s)
+
+/* Bytes a (validated) segment covers and its offset in the granted page. */
+static inline uint32_t blkif_seg_bytes(const struct blkif_segment *s, unsigned shift)
 {
-	return (uint32_t)s->first_sect << BLKIF_SECTOR_SHIFT;
+	return (uint32_t)(s->last_sect - s->first_sect + 1) << shift;
+}
+static inline uint32_t blkif_seg_offset(const struct blkif_segment *s, unsigned shift)
+{
+	return (uint32_t)s->first_sect << shift;
 }
 
 #endif

@@ -130,7 +130,7 @@ static void test_rw(const struct blkif_abi *abi, rw_builder build)
 	build(raw, BLKIF_OP_WRITE, 7, 0, 1, 2, 5);
 	CHECK(blkif_decode(abi, raw, &all_on, &req) == BLKIF_STATUS_OKAY);
 	CHECK(req.kind == BLKIF_KIND_WRITE && req.nr_sectors == 4);
-	CHECK(blkif_seg_offset(&req.seg[0]) == 1024 && blkif_seg_bytes(&req.seg[0]) == 2048);
+	CHECK(blkif_seg_offset(&req.seg[0], 9) == 1024 && blkif_seg_bytes(&req.seg[0], 9) == 2048);
 
 	/* Segment counts: 0 and 12 are refused, id still answered. */
 	build(raw, BLKIF_OP_READ, 9, 0, 0, 0, 7);
@@ -300,6 +300,110 @@ static void test_indirect_segments(void)
 	CHECK(blkif_decode_indirect(pages, &big, &req, segs) == BLKIF_STATUS_ERROR);
 	req.sector = big.disk_sectors - 4800;
 	CHECK(blkif_decode_indirect(pages, &big, &req, segs) == BLKIF_STATUS_OKAY);
+}
+
+/* ---- 4096-byte stores: large sectors, and 512-byte sectors that must be in whole blocks ---- */
+
+static void test_large_sectors(const struct blkif_abi *abi, rw_builder build)
+{
+	uint8_t raw[BLKIF_MAX_ENTRY_SIZE];
+	struct blkif_request_info req;
+	struct blkif_limits large = all_on;
+	large.sector_shift = BLKIF_LARGE_SECTOR_SHIFT;
+	large.disk_sectors = 1 << 17; /* 512 MiB in 4096-byte sectors */
+
+	/* A segment is a whole page: sector 0 of it, and nothing else. */
+	build(raw, BLKIF_OP_WRITE, 5, 1000, 11, 0, 0);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_OKAY);
+	CHECK(req.sector == 1000 && req.nr_sectors == 11 && !req.misaligned);
+	CHECK(blkif_seg_offset(&req.seg[3], 12) == 0 && blkif_seg_bytes(&req.seg[3], 12) == 4096);
+	build(raw, BLKIF_OP_READ, 5, 0, 1, 0, 1);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_ERROR && req.id == 5 && !req.misaligned);
+	build(raw, BLKIF_OP_READ, 5, 0, 1, 1, 1);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_ERROR);
+	build(raw, BLKIF_OP_READ, 5, 0, 1, 7, 7); /* fine in 512-byte sectors, past the page in 4096-byte ones */
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_ERROR);
+	CHECK(blkif_decode(abi, raw, &all_on, &req) == BLKIF_STATUS_OKAY);
+
+	/* The end of the disk, in 4096-byte sectors. */
+	build(raw, BLKIF_OP_READ, 5, large.disk_sectors - 2, 2, 0, 0);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_OKAY);
+	build(raw, BLKIF_OP_READ, 5, large.disk_sectors - 1, 2, 0, 0);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_ERROR);
+
+	/* sector * 4096 overflowing 64 bits: refused even on a disk claiming that many sectors. */
+	struct blkif_limits huge = large;
+	huge.disk_sectors = UINT64_MAX;
+	build(raw, BLKIF_OP_READ, 5, UINT64_MAX >> 12, 1, 0, 0);
+	CHECK(blkif_decode(abi, raw, &huge, &req) == BLKIF_STATUS_ERROR);
+	build(raw, BLKIF_OP_READ, 5, (UINT64_MAX >> 12) - 1, 1, 0, 0);
+	CHECK(blkif_decode(abi, raw, &huge, &req) == BLKIF_STATUS_OKAY);
+	build(raw, BLKIF_OP_READ, 5, 1ull << 52, 1, 0, 0);
+	CHECK(blkif_decode(abi, raw, &huge, &req) == BLKIF_STATUS_ERROR);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_ERROR);
+
+	/* Discard in 4096-byte sectors, its end bounded the same way. */
+	discard_req(abi, raw, 6, 8, 16, 0);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_OKAY && req.sector == 8 && req.nr_sectors == 16);
+	discard_req(abi, raw, 6, 1, UINT64_MAX >> 12, 0);
+	CHECK(blkif_decode(abi, raw, &huge, &req) == BLKIF_STATUS_ERROR);
+}
+
+static void test_misaligned(const struct blkif_abi *abi, rw_builder build)
+{
+	uint8_t raw[BLKIF_MAX_ENTRY_SIZE];
+	struct blkif_request_info req;
+	struct blkif_limits blocks = all_on; /* 512-byte sectors on a store of 4096-byte blocks */
+	blocks.block_mask = 7;
+
+	build(raw, BLKIF_OP_WRITE, 9, 64, 3, 0, 7);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_OKAY && !req.misaligned && req.nr_sectors == 24);
+	/* A start, a segment's beginning or its end off a block: ERROR, marked misaligned. */
+	build(raw, BLKIF_OP_WRITE, 9, 65, 3, 0, 7);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && req.misaligned && req.id == 9);
+	build(raw, BLKIF_OP_READ, 9, 64, 1, 1, 7);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && req.misaligned);
+	build(raw, BLKIF_OP_READ, 9, 64, 1, 0, 0); /* one 512-byte sector */
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && req.misaligned);
+	CHECK(blkif_decode(abi, raw, &all_on, &req) == BLKIF_STATUS_OKAY && !req.misaligned);
+	/* A bad segment is a bad segment, not a misaligned one. */
+	build(raw, BLKIF_OP_READ, 9, 64, 1, 0, 8);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && !req.misaligned);
+	/* Flushes have no range. */
+	build(raw, BLKIF_OP_FLUSH_DISKCACHE, 9, 3, 0, 0, 0);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_OKAY);
+
+	discard_req(abi, raw, 10, 8, 8, 0);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_OKAY);
+	discard_req(abi, raw, 10, 4, 8, 0);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && req.misaligned);
+	discard_req(abi, raw, 10, 8, 12, 0);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && req.misaligned);
+
+	/* Indirect: the start at decode, each segment with the pages. */
+	indirect_req(abi, raw, BLKIF_OP_WRITE, 11, 12, 2);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_ERROR && req.misaligned);
+	indirect_req(abi, raw, BLKIF_OP_WRITE, 11, 16, 2);
+	CHECK(blkif_decode(abi, raw, &blocks, &req) == BLKIF_STATUS_OKAY);
+	static uint8_t page[4096];
+	struct blkif_request_segment *s = (struct blkif_request_segment *)page;
+	struct blkif_segment segs[2];
+	s[0] = (struct blkif_request_segment){ .gref = 1, .first_sect = 0, .last_sect = 7 };
+	s[1] = (struct blkif_request_segment){ .gref = 2, .first_sect = 0, .last_sect = 7 };
+	CHECK(blkif_decode_indirect(page, &blocks, &req, segs) == BLKIF_STATUS_OKAY && req.nr_sectors == 16);
+	s[1].last_sect = 3;
+	CHECK(blkif_decode_indirect(page, &blocks, &req, segs) == BLKIF_STATUS_ERROR && req.misaligned);
+
+	/* 4096-byte sectors on the same store: every valid segment is whole. */
+	struct blkif_limits large = all_on;
+	large.sector_shift = BLKIF_LARGE_SECTOR_SHIFT;
+	indirect_req(abi, raw, BLKIF_OP_READ, 12, 3, 2);
+	CHECK(blkif_decode(abi, raw, &large, &req) == BLKIF_STATUS_OKAY);
+	s[0].last_sect = 0;
+	s[1].last_sect = 0;
+	CHECK(blkif_decode_indirect(page, &large, &req, segs) == BLKIF_STATUS_OKAY && req.nr_sectors == 2);
+	s[1].first_sect = s[1].last_sect = 1;
+	CHECK(blkif_decode_indirect(page, &large, &req, segs) == BLKIF_STATUS_ERROR && !req.misaligned);
 }
 
 static void test_unknown_ops(const struct blkif_abi *abi, rw_builder build)
@@ -493,6 +597,10 @@ int main(void)
 	test_indirect(&blkif_abi_x86_64);
 	test_indirect(&blkif_abi_x86_32);
 	test_indirect_segments();
+	test_large_sectors(&blkif_abi_x86_64, native_rw);
+	test_large_sectors(&blkif_abi_x86_32, x32_rw);
+	test_misaligned(&blkif_abi_x86_64, native_rw);
+	test_misaligned(&blkif_abi_x86_32, x32_rw);
 	test_unknown_ops(&blkif_abi_x86_64, native_rw);
 	test_unknown_ops(&blkif_abi_x86_32, x32_rw);
 	test_ring_sizes();

@@ -44,7 +44,8 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 {
 	static const char *const known[] = { "name", "backend", "claim", "engine", "path", "readonly", "paused", "size",
 					     "queues", "max_ring_order", "max_indirect_segments", "persistent",
-					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", NULL };
+					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", "block_size",
+					     NULL };
 	memset(out, 0, sizeof(*out));
 	const char *unknown = params_unknown_member(params, known);
 	if (unknown) {
@@ -76,13 +77,14 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 		cfg->engine = "uring";
 	unsigned long size = 0, queues = cfg->features.max_queues, order = cfg->features.max_ring_order,
 		      indirect = cfg->features.max_indirect_segments, pool = cfg->features.pool_pages,
-		      poll = cfg->features.poll_us;
+		      poll = cfg->features.poll_us, block = 0;
 	if (!params_get_uint(params, "size", 1ul << 62, &size, msg, msglen) ||
 	    !params_get_uint(params, "queues", VBD_MAX_QUEUES, &queues, msg, msglen) ||
 	    !params_get_uint(params, "max_ring_order", VBD_MAX_RING_ORDER, &order, msg, msglen) ||
 	    !params_get_uint(params, "max_indirect_segments", BLKIF_MAX_INDIRECT_SEGMENTS, &indirect, msg, msglen) ||
 	    !params_get_uint(params, "pool_pages", 1u << 20, &pool, msg, msglen) ||
 	    !params_get_uint(params, "poll_us", 1000000, &poll, msg, msglen) ||
+	    !params_get_uint(params, "block_size", 4096, &block, msg, msglen) ||
 	    !params_get_bool(params, "readonly", &cfg->readonly, msg, msglen) ||
 	    !params_get_bool(params, "paused", &cfg->paused, msg, msglen) ||
 	    !params_get_bool(params, "persistent", &cfg->features.persistent, msg, msglen) ||
@@ -100,6 +102,22 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 	cfg->features.max_indirect_segments = indirect > BLKIF_DIRECT_SEGMENTS ? (unsigned)indirect : 0;
 	cfg->features.pool_pages = (unsigned)pool;
 	cfg->features.poll_us = (unsigned)poll;
+	/* A 4Kn disk stood for by the null engine or a file; a block device or an SPDK bdev has its own. */
+	if (json_object_get(params, "block_size")) {
+		if (block != 512 && block != 4096) {
+			snprintf(msg, msglen, "block_size must be 512 or 4096");
+			return -1;
+		}
+		if (strcmp(cfg->engine, "spdk") == 0) {
+			snprintf(msg, msglen, "block_size is the bdev's own with the spdk engine");
+			return -1;
+		}
+		if (strcmp(cfg->engine, "null") == 0 && size % block) {
+			snprintf(msg, msglen, "size must be a multiple of block_size");
+			return -1;
+		}
+		cfg->block_size = (uint32_t)block;
+	}
 	if (strcmp(cfg->engine, "null") != 0 && !cfg->path) {
 		snprintf(msg, msglen, "path (a file or block device; the bdev name for spdk) is required for the %s engine", cfg->engine);
 		return -1;

@@ -156,7 +156,10 @@ static json_t *describe(const struct vbd *v)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b, s:s, s:s, s:I, s:b}", "name", v->name, "backend",
 			      v->backend, "frontend", v->frontend, "domid", (int)v->frontend_id, "state", v->state,
 			      "connected", v->connected, "paused", v->paused, "engine", v->engine_kind, "path", v->path,
-			      "sectors", (json_int_t)v->sectors, "readonly", v->readonly);
+			      "sectors", (json_int_t)(v->size >> 9), "readonly", v->readonly);
+	/* sectors stays in 512-byte units; sector_size is the unit the frontend sees (xenstore `sector-size`). */
+	json_object_set_new(o, "block_size", json_integer(v->block_size));
+	json_object_set_new(o, "sector_size", json_integer(1 << v->sector_shift));
 	if (v->connected) {
 		json_object_set_new(o, "queues", json_integer(v->nr_queues));
 		json_object_set_new(o, "ring_order", json_integer(v->ring_order));
@@ -193,7 +196,7 @@ static json_t *stats(const struct vbd *v)
 {
 	json_t *qs = json_array();
 	uint64_t total_hist[32] = { 0 };
-	uint64_t totals[10] = { 0 };
+	uint64_t totals[10] = { 0 }, misaligned = 0;
 	for (unsigned i = 0; i < v->features.max_queues && i < VBD_MAX_QUEUES; i++) {
 		const struct queue_stats *s = &v->queues[i].stats;
 		uint64_t vals[10] = { s->reads, s->writes, s->flushes, s->discards, s->errors, s->unsupported, s->read_bytes,
@@ -209,6 +212,7 @@ static json_t *stats(const struct vbd *v)
 		}
 		for (int k = 0; k < 10; k++)
 			totals[k] += vals[k];
+		misaligned += s->misaligned;
 		json_t *ring = json_null();
 		if (i < v->nr_queues && v->connected) {
 			/* A diagnostic snapshot: the frontend may move its indices at any time. */
@@ -229,17 +233,22 @@ static json_t *stats(const struct vbd *v)
 				      (json_int_t)(answered ? percentile(hist, answered, 0.99) : 0), "latency_max_us",
 				      (json_int_t)(s->latency_max_ns / 1000), "notifications", (json_int_t)vals[9], "sleeps",
 				      (json_int_t)s->sleeps, "persistent_hits", (json_int_t)s->persistent_hits));
-		json_object_set_new(json_array_get(qs, json_array_size(qs) - 1), "ring", ring);
+		json_t *qj = json_array_get(qs, json_array_size(qs) - 1);
+		json_object_set_new(qj, "ring", ring);
+		json_object_set_new(qj, "misaligned", json_integer((json_int_t)s->misaligned));
 	}
 	uint64_t ops = 0;
 	for (int b = 0; b < 32; b++)
 		ops += total_hist[b];
-	return json_pack("{s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "name", v->name, "queues", qs,
+	json_t *out = json_pack("{s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "name", v->name, "queues", qs,
 			 "total", "reads", (json_int_t)totals[0], "writes", (json_int_t)totals[1], "flushes",
 			 (json_int_t)totals[2], "discards", (json_int_t)totals[3], "errors", (json_int_t)totals[4],
 			 "unsupported", (json_int_t)totals[5], "read_bytes", (json_int_t)totals[6], "write_bytes",
 			 (json_int_t)totals[7], "latency_p50_us", (json_int_t)(ops ? percentile(total_hist, ops, 0.5) : 0),
 			 "latency_p99_us", (json_int_t)(ops ? percentile(total_hist, ops, 0.99) : 0));
+	/* Of the errors, those refused for not being in whole blocks of the store (docs/backend.md). */
+	json_object_set_new(json_object_get(out, "total"), "misaligned", json_integer((json_int_t)misaligned));
+	return out;
 }
 
 static struct vbd *named(struct daemon *d, json_t *params, int *code, char *msg, size_t msglen)

@@ -8,6 +8,7 @@
 #define ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -34,6 +35,11 @@ struct engine_ops {
 	const char *name;
 	/* Size in bytes now (re-read on resize). */
 	uint64_t (*size)(struct engine *e);
+	/*
+	 * Logical block size in bytes (512 or 4096): offsets, lengths and
+	 * buffers must be whole blocks of it. Fixed while the engine is open.
+	 */
+	uint32_t (*block_size)(struct engine *e);
 	bool (*can_discard)(struct engine *e);
 	void (*close)(struct engine *e);
 	struct engine_channel *(*channel_open)(struct engine *e, unsigned depth);
@@ -49,6 +55,14 @@ struct engine_ops {
 	 * caller drains it (an eventfd) after waking; reap() never reads it.
 	 */
 	int (*completion_fd)(struct engine_channel *c);
+	/*
+	 * Optional (NULL: any memory will do): memory the engine can do I/O
+	 * from and into, e.g. DMA-safe for a user-space NVMe driver; zeroed,
+	 * page-aligned, `bytes` a multiple of 4096. Called on the control path
+	 * (queue setup and teardown), never per request. Use engine_buf_alloc().
+	 */
+	void *(*buf_alloc)(struct engine *e, size_t bytes);
+	void (*buf_free)(struct engine *e, void *p, size_t bytes);
 };
 
 struct engine {
@@ -63,9 +77,19 @@ struct engine_options {
 	const char *path;  /* file or block device (uring) */
 	bool readonly;
 	uint64_t null_size; /* bytes, for the null engine */
+	/*
+	 * 0, 512 or 4096: the block size of the null engine (default 512) or of
+	 * a regular file under uring (emulating a 4Kn disk; default 512). A block
+	 * device has its own (BLKSSZGET): any other value is refused.
+	 */
+	uint32_t block_size;
 };
 
 /* "uring" or "null"; NULL with *err set to a message on failure. */
 struct engine *engine_open(const char *kind, const struct engine_options *opt, const char **err);
+
+/* I/O buffer memory for `e`: its buf_alloc, or anonymous pages (engine.c). NULL when out of memory. */
+void *engine_buf_alloc(struct engine *e, size_t bytes);
+void engine_buf_free(struct engine *e, void *p, size_t bytes);
 
 #endif

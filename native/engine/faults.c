@@ -57,6 +57,23 @@ static uint64_t faults_size(struct engine *e)
 	return in->ops->size(in);
 }
 
+static uint32_t faults_block_size(struct engine *e)
+{
+	struct engine *in = fe(e)->inner;
+	return in->ops->block_size(in);
+}
+
+/* The inner engine's memory: the wrapper changes nothing about what it can DMA into. */
+static void *faults_buf_alloc(struct engine *e, size_t bytes)
+{
+	return engine_buf_alloc(fe(e)->inner, bytes);
+}
+
+static void faults_buf_free(struct engine *e, void *p, size_t bytes)
+{
+	engine_buf_free(fe(e)->inner, p, bytes);
+}
+
 static bool faults_can_discard(struct engine *e)
 {
 	struct engine *in = fe(e)->inner;
@@ -207,6 +224,9 @@ static int faults_completion_fd(struct engine_channel *base)
 static const struct engine_ops faults_ops = {
 	.name = "faults",
 	.size = faults_size,
+	.block_size = faults_block_size,
+	.buf_alloc = faults_buf_alloc,
+	.buf_free = faults_buf_free,
 	.can_discard = faults_can_discard,
 	.close = faults_close,
 	.channel_open = faults_channel_open,

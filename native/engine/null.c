@@ -1,9 +1,12 @@
 /*
  * The null engine: completes everything at once and reads zeroes. It
- * measures what the backend itself costs per request.
+ * measures what the backend itself costs per request. Its block size can be
+ * 4096 to stand for a 4Kn disk: then, like one, it fails I/O that is not in
+ * whole blocks (-EINVAL).
  */
 #include "engine/engine.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,6 +15,7 @@
 struct null_engine {
 	struct engine base;
 	uint64_t size;
+	uint32_t block;
 };
 
 struct null_channel {
@@ -24,6 +28,28 @@ struct null_channel {
 static uint64_t null_size(struct engine *e)
 {
 	return ((struct null_engine *)e)->size;
+}
+
+static uint32_t null_block_size(struct engine *e)
+{
+	return ((struct null_engine *)e)->block;
+}
+
+/* Whole blocks: offset, length and every buffer. */
+static bool null_aligned(const struct null_engine *e, const struct eng_io *io)
+{
+	uint64_t mask = e->block - 1, len = io->len;
+	if (io->op == ENG_FLUSH)
+		return true;
+	if (io->op != ENG_DISCARD) {
+		len = 0;
+		for (unsigned i = 0; i < io->iovcnt; i++) {
+			if (io->iov[i].iov_len & mask)
+				return false;
+			len += io->iov[i].iov_len;
+		}
+	}
+	return !(io->offset & mask) && !(len & mask);
 }
 
 static bool null_can_discard(struct engine *e)
@@ -68,12 +94,13 @@ static int null_queue(struct engine_channel *base, const struct eng_io *io)
 {
 	struct null_channel *c = (struct null_channel *)base;
 	if (c->count == c->depth)
-		return -11; /* -EAGAIN */
-	if (io->op == ENG_READ) {
+		return -EAGAIN;
+	int result = null_aligned((struct null_engine *)base->engine, io) ? 0 : -EINVAL;
+	if (io->op == ENG_READ && result == 0) {
 		for (unsigned i = 0; i < io->iovcnt; i++)
 			memset(io->iov[i].iov_base, 0, io->iov[i].iov_len);
 	}
-	c->done[(c->head + c->count++) % c->depth] = (struct eng_completion){ .cookie = io->cookie, .result = 0 };
+	c->done[(c->head + c->count++) % c->depth] = (struct eng_completion){ .cookie = io->cookie, .result = result };
 	return 0;
 }
 
@@ -104,6 +131,7 @@ static int null_completion_fd(struct engine_channel *base)
 static const struct engine_ops null_ops = {
 	.name = "null",
 	.size = null_size,
+	.block_size = null_block_size,
 	.can_discard = null_can_discard,
 	.close = null_close,
 	.channel_open = null_channel_open,
@@ -117,12 +145,23 @@ static const struct engine_ops null_ops = {
 struct engine *engine_null_open(const struct engine_options *opt, const char **err);
 struct engine *engine_null_open(const struct engine_options *opt, const char **err)
 {
+	if (opt->block_size && opt->block_size != 512 && opt->block_size != 4096) {
+		*err = "block size must be 512 or 4096";
+		return NULL;
+	}
+	uint32_t block = opt->block_size ? opt->block_size : 512;
+	uint64_t size = opt->null_size ? opt->null_size : (1ull << 30);
+	if (size % block) {
+		*err = "the size must be a multiple of the block size";
+		return NULL;
+	}
 	struct null_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
 		*err = "out of memory";
 		return NULL;
 	}
 	e->base.ops = &null_ops;
-	e->size = opt->null_size ? opt->null_size : (1ull << 30);
+	e->size = size;
+	e->block = block;
 	return &e->base;
 }

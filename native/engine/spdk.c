@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <spdk/bdev.h>
+#include <spdk/env.h>
 #include <spdk/thread.h>
 
 struct spdk_engine {
@@ -64,6 +65,29 @@ static uint64_t spdk_size(struct engine *e)
 {
 	struct spdk_engine *s = se(e);
 	return spdk_bdev_get_num_blocks(s->bdev) * (uint64_t)s->block;
+}
+
+static uint32_t spdk_block_size(struct engine *e)
+{
+	return se(e)->block;
+}
+
+/*
+ * Bounce buffers from SPDK's env allocator: the user-space NVMe driver can
+ * DMA only into memory it knows (reference blkif.md 6.4). The env allocator
+ * needs no SPDK thread, so the control path may call this.
+ */
+static void *spdk_buf_alloc(struct engine *e, size_t bytes)
+{
+	(void)e;
+	return spdk_dma_zmalloc(bytes, 4096, NULL);
+}
+
+static void spdk_buf_free(struct engine *e, void *p, size_t bytes)
+{
+	(void)e;
+	(void)bytes;
+	spdk_dma_free(p);
 }
 
 static bool spdk_can_discard(struct engine *e)
@@ -288,6 +312,9 @@ static int spdk_completion_fd(struct engine_channel *base)
 static const struct engine_ops spdk_ops = {
 	.name = "spdk",
 	.size = spdk_size,
+	.block_size = spdk_block_size,
+	.buf_alloc = spdk_buf_alloc,
+	.buf_free = spdk_buf_free,
 	.can_discard = spdk_can_discard,
 	.close = spdk_close,
 	.channel_open = spdk_channel_open,

@@ -22,6 +22,7 @@ struct uring_engine {
 	int fd;
 	bool is_blockdev;
 	bool direct;
+	uint32_t block; /* the device's logical block size, or what a file was opened with */
 };
 
 /* One I/O in the ring: what it must transfer, to tell a short read or write from a complete one. */
@@ -51,6 +52,11 @@ static uint64_t uring_size(struct engine *base)
 	}
 	struct stat st;
 	return fstat(e->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static uint32_t uring_block_size(struct engine *base)
+{
+	return ((struct uring_engine *)base)->block;
 }
 
 static bool uring_can_discard(struct engine *base)
@@ -196,6 +202,7 @@ static int uring_completion_fd(struct engine_channel *base)
 static const struct engine_ops uring_ops = {
 	.name = "uring",
 	.size = uring_size,
+	.block_size = uring_block_size,
 	.can_discard = uring_can_discard,
 	.close = uring_close,
 	.channel_open = uring_channel_open,
@@ -231,6 +238,22 @@ struct engine *engine_uring_open(const struct engine_options *opt, const char **
 		*err = "not a regular file or block device";
 		return NULL;
 	}
+	/* A file has no block size of its own: 512 unless asked to stand for a 4Kn disk. */
+	uint32_t block = opt->block_size ? opt->block_size : 512;
+	if (S_ISBLK(st.st_mode)) {
+		int ssz = 0;
+		if (ioctl(fd, BLKSSZGET, &ssz) != 0 || (ssz != 512 && ssz != 4096) ||
+		    (opt->block_size && (uint32_t)ssz != opt->block_size)) {
+			close(fd);
+			*err = "the device's logical block size is not 512 or 4096, or not the one asked for";
+			return NULL;
+		}
+		block = (uint32_t)ssz;
+	} else if (block != 512 && block != 4096) {
+		close(fd);
+		*err = "block size must be 512 or 4096";
+		return NULL;
+	}
 	struct uring_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
 		close(fd);
@@ -241,5 +264,6 @@ struct engine *engine_uring_open(const struct engine_options *opt, const char **
 	e->fd = fd;
 	e->is_blockdev = S_ISBLK(st.st_mode);
 	e->direct = direct;
+	e->block = block;
 	return &e->base;
 }

@@ -149,6 +149,7 @@ static bool model_transport(const struct store *s, const struct fe_limits *lim, 
 	t->nr_queues = (unsigned)n;
 	t->ring_order = (unsigned)order;
 	t->persistent = model_uint(s, "F/feature-persistent", 1, &v) == OK && v == 1;
+	t->large_sector = model_uint(s, "F/feature-large-sector-size", 1, &v) == OK && v == 1;
 	for (unsigned q = 0; q < n; q++) {
 		char dir[32], path[64];
 		snprintf(dir, sizeof(dir), n == 1 ? "F" : "F/queue-%u", q);
@@ -190,7 +191,7 @@ static void check_transport(const struct store *s, const struct fe_source *src, 
 	if (t.abi != &blkif_abi_x86_32 && t.abi != &blkif_abi_x86_64)
 		finding("no valid ABI");
 	if (t.abi != want.abi || t.nr_queues != want.nr_queues || t.ring_order != want.ring_order ||
-	    t.persistent != want.persistent || memcmp(t.ports, want.ports, sizeof(t.ports)) != 0 ||
+	    t.persistent != want.persistent || t.large_sector != want.large_sector || memcmp(t.ports, want.ports, sizeof(t.ports)) != 0 ||
 	    memcmp(t.ring_refs, want.ring_refs, sizeof(t.ring_refs)) != 0)
 		finding("transport differs from the model");
 }

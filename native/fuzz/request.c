@@ -1,8 +1,9 @@
 /*
  * Fuzz target: blkif request decoding and validation, both ABIs, indirect
  * pages included. The input is the guest's side: a first byte choosing the
- * ABI and what the device advertised, the disk size, one ring slot, then the
- * indirect pages. Whatever decode accepts must be safe to act on; anything
+ * ABI, what the device advertised and the sector unit (its top bit: 4096-byte
+ * sectors), the disk size (its low bit, with 512-byte sectors: a store of
+ * 4096-byte blocks), one ring slot, then the indirect pages. Whatever decode accepts must be safe to act on; anything
  * else is a finding (abort, so that libFuzzer and the replay driver stop).
  */
 #include <stdint.h>
@@ -22,17 +23,36 @@ static void finding(const char *what)
 	abort();
 }
 
-/* The segments of an accepted request: inside their page, and in sector count what the request says. */
-static void check_segments(const struct blkif_request_info *req, const struct blkif_segment *segs)
+/*
+ * The segments of an accepted request: inside their page, in whole blocks of
+ * the store, and in sector count what the request says.
+ */
+static void check_segments(const struct blkif_limits *lim, const struct blkif_request_info *req,
+			   const struct blkif_segment *segs)
 {
+	unsigned shift = blkif_shift(lim);
 	uint64_t sectors = 0;
 	for (unsigned i = 0; i < req->nr_segments; i++) {
-		if (segs[i].first_sect > segs[i].last_sect || segs[i].last_sect >= BLKIF_SECTORS_PER_PAGE)
+		if (segs[i].first_sect > segs[i].last_sect ||
+		    blkif_seg_offset(&segs[i], shift) + blkif_seg_bytes(&segs[i], shift) > 4096)
 			finding("segment outside its page");
+		if ((segs[i].first_sect & lim->block_mask) || ((segs[i].last_sect + 1u) & lim->block_mask))
+			finding("segment not in whole blocks of the store");
 		sectors += (uint64_t)(segs[i].last_sect - segs[i].first_sect + 1);
 	}
 	if (sectors != req->nr_sectors)
 		finding("sector count differs from the segments'");
+}
+
+/* The range of an accepted request: inside the disk, in bytes without overflow, on a block boundary. */
+static void check_range(const struct blkif_limits *lim, const struct blkif_request_info *req)
+{
+	if (req->sector > lim->disk_sectors || req->nr_sectors > lim->disk_sectors - req->sector)
+		finding("a request past the end of the disk");
+	if (req->sector + req->nr_sectors > (UINT64_MAX >> blkif_shift(lim)))
+		finding("a byte range that overflows");
+	if ((req->sector & lim->block_mask) || (req->nr_sectors & lim->block_mask))
+		finding("a range not in whole blocks of the store");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,6 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_indirect_segments = (data[0] & 64) ? BLKIF_MAX_INDIRECT_SEGMENTS : 0,
 	};
 	memcpy(&lim.disk_sectors, data + 1, sizeof(lim.disk_sectors));
+	if (data[0] & 128)
+		lim.sector_shift = BLKIF_LARGE_SECTOR_SHIFT;
+	else
+		lim.block_mask = (data[1] & 1) ? 7 : 0;
 	data += 9;
 	size -= 9;
 
@@ -81,9 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(pages, data, size < len ? size : len);
 		if (blkif_decode_indirect(pages, &lim, &req, segs) == BLKIF_STATUS_OKAY) {
-			check_segments(&req, segs);
-			if (req.sector > lim.disk_sectors || req.nr_sectors > lim.disk_sectors - req.sector)
-				finding("an indirect request past the end of the disk");
+			check_segments(&lim, &req, segs);
+			check_range(&lim, &req);
 		}
 		free(pages);
 		free(segs);
@@ -92,9 +115,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (req.kind == BLKIF_KIND_READ || req.kind == BLKIF_KIND_WRITE) {
 		if (req.nr_segments > BLKIF_DIRECT_SEGMENTS)
 			finding("more direct segments than a slot holds");
-		check_segments(&req, req.seg);
+		check_segments(&lim, &req, req.seg);
 	}
-	if (req.nr_sectors && (req.sector > lim.disk_sectors || req.nr_sectors > lim.disk_sectors - req.sector))
-		finding("a request past the end of the disk");
+	if (req.nr_sectors)
+		check_range(&lim, &req);
 	return 0;
 }

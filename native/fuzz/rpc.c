@@ -71,6 +71,9 @@ static void check_disk(const struct disk_params *p)
 					  f->max_indirect_segments > BLKIF_MAX_INDIRECT_SEGMENTS)) ||
 	    f->pool_pages > (1u << 20) || f->poll_us > 1000000 || c->null_size > (1ull << 62))
 		finding("disk_add took a feature out of bounds", NULL);
+	if ((c->block_size && c->block_size != 512 && c->block_size != 4096) ||
+	    (c->block_size && c->null_size % c->block_size) || (c->block_size && strcmp(c->engine, "spdk") == 0))
+		finding("disk_add took a bad block_size", NULL);
 	int targets = (c->backend != NULL) + p->has_claim;
 	if (targets > 1 || (targets == 0 && !p->nbd_socket))
 		finding("disk_add took no target or two", NULL);

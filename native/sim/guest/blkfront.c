@@ -153,8 +153,9 @@ static int grant_segment(struct bf_dev *d, struct bf_queue *q, struct bf_shadow 
 		s->grefs[s->nsegs++] = gref;
 		ws->gref = gref;
 	}
-	ws->first_sect = (uint8_t)(first >> 9);
-	ws->last_sect = (uint8_t)((end >> 9) - 1);
+	/* In wire units: whole sectors of the negotiated size (the workload keeps to them). */
+	ws->first_sect = (uint8_t)(first >> (9 + d->f.unit_shift));
+	ws->last_sect = (uint8_t)((end >> (9 + d->f.unit_shift)) - 1);
 	return 0;
 }
 
@@ -218,7 +219,7 @@ static int queue_one(struct bf_dev *d, struct bf_queue *q, struct bf_io *io)
 		s->op = s->rsp_op = WIRE_OP_DISCARD;
 		s->wire_nsegs = 0;
 		wire_put_discard(l, slot, io->secure && d->f.discard_secure ? WIRE_DISCARD_SECURE : 0, d->handle, id,
-				 io->sector, io->nr_sectors);
+				 io->sector >> d->f.unit_shift, io->nr_sectors >> d->f.unit_shift);
 		io->next_seg = io->nsegs;
 		goto queued;
 	}
@@ -260,7 +261,7 @@ static int queue_one(struct bf_dev *d, struct bf_queue *q, struct bf_io *io)
 		if (n <= WIRE_DIRECT_SEGS) {
 			s->op = fua ? flush_op(d) : io->kind == BF_WRITE ? WIRE_OP_WRITE : WIRE_OP_READ;
 			s->rsp_op = s->op;
-			wire_put_rw(l, slot, s->op, (uint8_t)n, d->handle, id, sector0, ws, n);
+			wire_put_rw(l, slot, s->op, (uint8_t)n, d->handle, id, sector0 >> d->f.unit_shift, ws, n);
 		} else {
 			/* Grant the descriptor pages only once they are complete. */
 			if (!d->f.persistent)
@@ -268,7 +269,8 @@ static int queue_one(struct bf_dev *d, struct bf_queue *q, struct bf_io *io)
 					gmem_grant(&d->mem, s->ind_gref[i], s->ind_page[i], true);
 			s->op = WIRE_OP_INDIRECT;
 			s->rsp_op = io->kind == BF_WRITE ? WIRE_OP_WRITE : WIRE_OP_READ;
-			wire_put_indirect(l, slot, s->rsp_op, (uint16_t)n, d->handle, id, sector0, s->ind_gref, s->nind);
+			wire_put_indirect(l, slot, s->rsp_op, (uint16_t)n, d->handle, id, sector0 >> d->f.unit_shift,
+					  s->ind_gref, s->nind);
 		}
 		s->wire_nsegs = (uint16_t)n;
 		io->next_seg += n;

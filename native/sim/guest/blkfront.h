@@ -99,8 +99,9 @@ struct bf_features {
 	bool flush, barrier;     /* feature-flush-cache / feature-barrier */
 	bool discard, discard_secure;
 	uint32_t discard_granularity, discard_alignment;
-	uint64_t sectors;
+	uint64_t sectors;        /* as published: in sector-size units with large sectors, else 512 */
 	uint32_t sector_size, physical_sector_size, info;
+	unsigned unit_shift;     /* wire sector unit = 512 << unit_shift (0 unless large sectors) */
 	bool readonly;
 };
 
@@ -109,6 +110,7 @@ struct bf_config {
 	const struct wire_layout *layout;
 	unsigned want_queues, want_ring_order, want_indirect_segs;
 	bool want_persistent;
+	bool large_sector;      /* write feature-large-sector-size=1: use the backend's sector-size units */
 	int timeout_ms;
 	/* Guest memory windows (0 = defaults). */
 	uint32_t page_base, pages, gref_base, grefs;
@@ -143,6 +145,12 @@ struct bf_dev {
 };
 
 uint64_t bf_now_ns(void);
+
+/* The disk's size in 512-byte sectors, the unit of bf_io (whatever the wire's). */
+static inline uint64_t bf_disk_sectors(const struct bf_dev *d)
+{
+	return d->f.sectors << d->f.unit_shift;
+}
 
 /* Maps our domain and performs the whole handshake up to Connected. 0, or -1 with d->err. */
 int bf_connect(struct bf_dev *d, struct hv_conn *hv, const struct bf_config *cfg);

@@ -144,7 +144,7 @@ int bf_handshake_init(struct bf_dev *d, struct hv_conn *hv, const struct bf_conf
 	d->f.ring_entries = d->q[0].ring.nr_ents;
 
 	if (xb_write_transport(&d->xb, d->f.ring_order, d->nq, rings, cfg->layout->protocol, cfg->want_persistent,
-			       err, sizeof(err)) < 0) {
+			       cfg->large_sector, err, sizeof(err)) < 0) {
 		xb_fatal(&d->xb, -EIO, err);
 		return fail(d, "%s", err);
 	}
@@ -240,6 +240,17 @@ int bf_handshake_connect(struct bf_dev *d)
 	d->f.sectors = sectors;
 	d->f.info = (uint32_t)info;
 	d->f.sector_size = (uint32_t)ssize;
+	/* feature-large-sector-size: every sector quantity is then in sector-size units (reference 1.5). */
+	d->f.unit_shift = 0;
+	if (d->cfg.large_sector) {
+		while (d->f.unit_shift < 3 && (512u << d->f.unit_shift) < ssize)
+			d->f.unit_shift++;
+		if ((512u << d->f.unit_shift) != ssize) {
+			snprintf(d->err, sizeof(d->err), "sector-size %llu: only 512, 1024, 2048 or 4096 are served", ssize);
+			xb_fatal(x, -EINVAL, d->err);
+			return -1;
+		}
+	}
 	d->f.physical_sector_size = (uint32_t)xb_read_ull_def(x, x->be, "physical-sector-size", ssize);
 	d->f.readonly = (info & VDISK_READONLY) != 0;
 	gather_features(d);

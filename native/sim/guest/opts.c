@@ -83,6 +83,7 @@ void guest_usage(FILE *f)
 		"  --size BYTES  --offset BYTES  --seed N\n"
 		"  --discard-every N  --flush-every N (writes)  --fua-every N (writes)\n"
 		"  --indirect-segs N (0: never indirect)  --persistent 0|1\n"
+		"  --large-sector               write feature-large-sector-size=1: sectors in the backend's sector-size\n"
 		"  --verify  [--verify-state FILE]\n"
 		"  --close   --resize-wait SECTORS   --timeout SECONDS\n"
 		"  --hostile bad-gref|past-end|bad-segment|too-many-segments|bad-indirect|\n"
@@ -100,7 +101,7 @@ enum {
 	O_DOMID = 256, O_DEVID, O_XS, O_HV, O_ABI, O_RW, O_MIX, O_BS, O_DEPTH, O_QUEUES, O_ORDER, O_RUNTIME, O_IOS,
 	O_SIZE, O_OFFSET, O_SEED, O_DISCARD, O_FLUSH, O_FUA, O_INDIRECT, O_PERSIST, O_VERIFY, O_VSTATE, O_CLOSE,
 	O_RESIZE, O_HOSTILE, O_TIMEOUT, O_PBASE, O_PAGES, O_GBASE, O_GREFS, O_PROGRESS, O_NOPROGRESS, O_HELP,
-	O_DURABLE, O_AFTER_OFFSET, O_AFTER_RUNTIME,
+	O_DURABLE, O_AFTER_OFFSET, O_AFTER_RUNTIME, O_LARGE_SECTOR,
 };
 
 static const struct option longopts[] = {
@@ -141,6 +142,7 @@ static const struct option longopts[] = {
 	{ "durable-state", required_argument, NULL, O_DURABLE },
 	{ "after-offset", required_argument, NULL, O_AFTER_OFFSET },
 	{ "after-runtime", required_argument, NULL, O_AFTER_RUNTIME },
+	{ "large-sector", no_argument, NULL, O_LARGE_SECTOR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -200,6 +202,7 @@ int guest_opts_parse(struct guest_opts *o, int argc, char **argv, char *err, siz
 		case O_VERIFY: o->verify = true; continue;
 		case O_VSTATE: o->verify_state = a; continue;
 		case O_CLOSE: o->close = true; continue;
+		case O_LARGE_SECTOR: o->large_sector = true; continue;
 		case O_PROGRESS: o->progress = 1; continue;
 		case O_NOPROGRESS: o->progress = 0; continue;
 		case O_DURABLE: o->durable_state = a; continue;

@@ -26,6 +26,7 @@ struct guest_opts {
 	unsigned discard_every, flush_every, fua_every;
 	unsigned indirect_segs;
 	bool persistent;
+	bool large_sector; /* feature-large-sector-size=1 */
 	bool verify;
 	const char *verify_state;
 	bool close;

@@ -101,6 +101,9 @@ static json_t *features_json(const struct bf_dev *d, const struct guest_opts *o)
 			      f->discard && !d->discard_disabled, "discard_secure", f->discard_secure, "sectors",
 			      (json_int_t)f->sectors, "sector_size", (int)f->sector_size, "physical_sector_size",
 			      (int)f->physical_sector_size, "info", (int)f->info, "readonly", f->readonly);
+	/* The unit of sector numbers on the wire: sector_size only with --large-sector. */
+	json_object_set_new(j, "large_sector", json_boolean(o->large_sector));
+	json_object_set_new(j, "wire_sector", json_integer(512 << f->unit_shift));
 	if (f->discard) {
 		json_object_set_new(j, "discard_granularity", json_integer(f->discard_granularity));
 		json_object_set_new(j, "discard_alignment", json_integer(f->discard_alignment));

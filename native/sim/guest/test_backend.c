@@ -179,7 +179,7 @@ static int connect_rings(struct tb *b)
 /* One segment between the disk and a granted page, with the injected faults. */
 static int copy_segment(struct tb *b, const struct blkif_segment *s, uint64_t sector, bool read)
 {
-	uint32_t off = (uint32_t)s->first_sect << 9, len = blkif_seg_bytes(s);
+	uint32_t off = (uint32_t)s->first_sect << 9, len = blkif_seg_bytes(s, BLKIF_SECTOR_SHIFT);
 	uint8_t tmp[4096], *disk = b->disk + sector * 512;
 	struct hv_copy_seg cs = { .gref = s->gref, .offset = (uint16_t)off, .len = (uint16_t)len, .local = tmp,
 				  .to_foreign = read };
@@ -243,7 +243,7 @@ static int16_t execute(struct tb *b, struct blkif_request_info *req)
 	for (unsigned i = 0; i < req->nr_segments; i++) {
 		if (copy_segment(b, &segs[i], sector, req->kind == BLKIF_KIND_READ) < 0)
 			return BLKIF_STATUS_ERROR;
-		sector += blkif_seg_bytes(&segs[i]) / 512;
+		sector += blkif_seg_bytes(&segs[i], BLKIF_SECTOR_SHIFT) / 512;
 	}
 	return BLKIF_STATUS_OKAY;
 }

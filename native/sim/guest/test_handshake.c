@@ -124,6 +124,7 @@ static void test_mq(void)
 	backend_initwait(be, "2", "4", "256", "1");
 	c.want_queues = 2;
 	c.want_ring_order = 4; /* more than offered: clamped to 2 */
+	c.large_sector = true;
 	te_use_xs_of(DOMID);
 	REQUIRE(bf_handshake_init(&d, hv, &c) == 0);
 	te_use_xs_of(0);
@@ -137,6 +138,7 @@ static void test_mq(void)
 	CHECK(te_is(xs0, fe, "event-channel", NULL));
 	CHECK(te_is(xs0, fe, "protocol", "x86_64-abi"));
 	CHECK(te_is(xs0, fe, "feature-persistent", "1"));
+	CHECK(te_is(xs0, fe, "feature-large-sector-size", "1"));
 	for (unsigned i = 0; i < 2; i++) {
 		snprintf(q, sizeof(q), "%s/queue-%u", fe, i);
 		CHECK(te_is(xs0, q, "ring-ref", NULL));
@@ -168,6 +170,8 @@ static void test_mq(void)
 	CHECK(d.f.sectors == 2097152 && d.f.sector_size == 512 && d.f.physical_sector_size == 512 && !d.f.readonly);
 	CHECK(d.f.flush && !d.f.barrier && d.f.discard && d.f.discard_secure && d.f.discard_granularity == 4096);
 	CHECK(d.f.persistent && d.f.indirect_segs == 32 && d.f.max_segs == 32);
+	/* A backend that kept 512-byte sectors: so does the wire. */
+	CHECK(d.f.unit_shift == 0 && bf_disk_sectors(&d) == 2097152);
 
 	/* Online resize as blkback does it: sectors, then state rewritten, in one transaction. */
 	{
@@ -244,6 +248,7 @@ static void test_single_x86_32(void)
 	check_evtchn(&d, 0, (uint32_t)num(fe, "event-channel"));
 	CHECK(te_is(xs0, fe, "protocol", "x86_32-abi"));
 	CHECK(te_is(xs0, fe, "feature-persistent", "0"));
+	CHECK(te_is(xs0, fe, "feature-large-sector-size", NULL));
 
 	/* Connected by a backend without optional features, read-only and barrier-only. */
 	te_write(xs0, be, "sectors", "1000");

@@ -72,6 +72,8 @@ static void test_opts(void)
 	CHECK(o.close && o.resize_wait_set && o.resize_wait == 8192 && o.timeout == 5);
 	CHECK(o.page_base == 100 && o.pages == 200 && o.gref_base == 300 && o.grefs == 400 && o.progress == 0);
 
+	CHECK(parse(&o, err, "--domid 1") == 0 && !o.large_sector);
+	CHECK(parse(&o, err, "--domid 1 --large-sector --bs 512") == 0 && o.large_sector && o.bs == 512);
 	CHECK(parse(&o, err, "--domid 1 --hostile bad-gref") == 0 && strcmp(o.hostile, "bad-gref") == 0);
 	for (int i = 0; hostile_modes[i]; i++) {
 		char line[128];

@@ -42,7 +42,7 @@ static uint64_t rnd(struct wl *w)
 
 struct wl *wl_create(struct bf_dev *d, const struct guest_opts *o, struct vmodel *vm, char *err, size_t errlen)
 {
-	uint64_t disk = d->f.sectors, first = o->offset / 512, nsect;
+	uint64_t disk = bf_disk_sectors(d), first = o->offset / 512, nsect;
 	uint32_t pages = (uint32_t)((7 * 512 + o->bs + WIRE_PAGE - 1) / WIRE_PAGE);
 	struct wl *w;
 

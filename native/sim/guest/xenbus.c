@@ -295,7 +295,8 @@ static int write_ring(struct xb *x, xs_transaction_t t, const char *dir, unsigne
 static bool stale_key(const char *k)
 {
 	return strcmp(k, "ring-page-order") == 0 || strcmp(k, "multi-queue-num-queues") == 0 ||
-	       strncmp(k, "ring-ref", 8) == 0 || strcmp(k, "event-channel") == 0 || strncmp(k, "queue-", 6) == 0;
+	       strncmp(k, "ring-ref", 8) == 0 || strcmp(k, "event-channel") == 0 || strncmp(k, "queue-", 6) == 0 ||
+	       strcmp(k, "feature-large-sector-size") == 0;
 }
 
 static void remove_stale(struct xb *x, xs_transaction_t t)
@@ -313,7 +314,7 @@ static void remove_stale(struct xb *x, xs_transaction_t t)
 }
 
 int xb_write_transport(struct xb *x, unsigned order, unsigned nqueues, const struct xb_ring *rings,
-		       const char *protocol, bool persistent, char *err, size_t errlen)
+		       const char *protocol, bool persistent, bool large_sector, char *err, size_t errlen)
 {
 	unsigned npages = 1u << order;
 
@@ -343,6 +344,8 @@ int xb_write_transport(struct xb *x, unsigned order, unsigned nqueues, const str
 			bad = -1;
 		if (!bad)
 			bad |= write_key(x, t, x->fe, "feature-persistent", "%lu", persistent ? 1 : 0);
+		if (!bad && large_sector)
+			bad |= write_key(x, t, x->fe, "feature-large-sector-size", "%lu", 1);
 		if (bad) {
 			int e = errno;
 			xs_transaction_end(x->xs, t, true);

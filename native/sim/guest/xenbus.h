@@ -74,9 +74,11 @@ struct xb_ring {
 /*
  * talk_to_blkback's transaction: ring-page-order (only for >1 page), the
  * per-ring keys at the top level (one queue) or under queue-N with
- * multi-queue-num-queues, protocol and feature-persistent. Retries on EAGAIN.
+ * multi-queue-num-queues, protocol and feature-persistent, and (as Windows
+ * PV drivers do) feature-large-sector-size=1 when large_sector. Retries on
+ * EAGAIN.
  */
 int xb_write_transport(struct xb *x, unsigned order, unsigned nqueues, const struct xb_ring *rings,
-		       const char *protocol, bool persistent, char *err, size_t errlen);
+		       const char *protocol, bool persistent, bool large_sector, char *err, size_t errlen);
 
 #endif
