@@ -280,12 +280,14 @@ static void run_copies(struct queue *q, unsigned n)
 /*
  * Zero copy: when every segment's grant is persistently mapped, the engine
  * reads and writes the guest's pages themselves (the frontend granted them
- * read-write for this). Any unmapped segment: the bounce-buffer path.
+ * read-write for this). Any unmapped segment: the bounce-buffer path. An
+ * engine with its own buffer allocator (SPDK: DMA-able memory a user-space
+ * driver can translate) gets nothing but its buffers.
  */
 static bool map_direct(struct queue *q, struct qreq *r)
 {
 	struct queue_private *p = q->priv;
-	if (!p->pgrants || !q->vbd->features.zero_copy)
+	if (!p->pgrants || !q->vbd->features.zero_copy || pool_engine(q)->ops->buf_alloc)
 		return false;
 	unsigned shift = blkif_shift(&q->limits);
 	for (unsigned i = 0; i < r->info.nr_segments; i++) {
