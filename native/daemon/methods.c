@@ -56,6 +56,7 @@ static int start_nbd(struct vbd *v, const char *path, char *msg, size_t msglen)
 		.can_trim = v->features.discard && v->engine->ops->can_discard(v->engine),
 		/* A hole punched in a file, or the null engine, reads back zeroes; a device's discard may not. */
 		.trim_zeroes = is_file || strcmp(v->engine_kind, "null") == 0,
+		.block_size = v->block_size,
 	};
 	v->nbd = nbd_server_start(&nc, msg, msglen);
 	if (!v->nbd)

@@ -411,7 +411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	memcpy(&e.size, data + 1, sizeof(e.size));
 	struct nbd_export exp = { .name = EXPORT_NAME, .engine = &e.base, .readonly = e.readonly,
-				  .can_trim = e.can_trim, .trim_zeroes = e.trim_zeroes };
+				  .can_trim = e.can_trim, .trim_zeroes = e.trim_zeroes, .block = NBD_MIN_BLOCK };
 	struct fake_channel chan = { .base.engine = &e.base, .efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
 	if (chan.efd < 0)
 		abort();

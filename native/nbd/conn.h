@@ -16,6 +16,7 @@ struct nbd_export {
 	bool readonly;
 	bool can_trim;    /* TRIM reaches the engine's DISCARD */
 	bool trim_zeroes; /* a DISCARD reads back zeroes (a file, the null engine) */
+	uint32_t block;   /* minimum block size advertised and enforced: the engine's, 512 or 4096 */
 };
 
 struct nbd_conn {
@@ -26,7 +27,7 @@ struct nbd_conn {
 	bool broken;                 /* the channel failed to submit: end the connection after replying */
 };
 
-/* The export's size now, in whole minimum blocks. */
+/* The export's size now, in whole blocks of the export. */
 uint64_t nbd_export_size(const struct nbd_export *e);
 
 /* Option haggling (handshake.c): 0 to go on to transmission, -1 when the connection is over. */

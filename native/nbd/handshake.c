@@ -12,7 +12,7 @@
 uint64_t nbd_export_size(const struct nbd_export *e)
 {
 	uint64_t size = e->engine->ops->size(e->engine);
-	return size - size % NBD_MIN_BLOCK;
+	return size - size % e->block;
 }
 
 static int reply(struct nbd_conn *c, uint32_t option, uint32_t type, const void *data, uint32_t len)
@@ -66,8 +66,9 @@ static int info_or_go(struct nbd_conn *c, uint32_t opt, const uint8_t *data, uin
 	nbd_put64(exp + 2, c->size);
 	nbd_put16(exp + 10, flags_of(c));
 	nbd_put16(bs, NBD_INFO_BLOCK_SIZE);
-	nbd_put32(bs + 2, NBD_MIN_BLOCK);
-	nbd_put32(bs + 6, NBD_PREF_BLOCK);
+	/* A 4096-byte store (an lvol, a 4Kn drive) takes nothing smaller: the client must not send it. */
+	nbd_put32(bs + 2, c->exp->block);
+	nbd_put32(bs + 6, c->exp->block > NBD_PREF_BLOCK ? c->exp->block : NBD_PREF_BLOCK);
 	nbd_put32(bs + 10, NBD_MAX_PAYLOAD);
 	if (reply(c, opt, NBD_REP_INFO, exp, sizeof(exp)) != 0 || reply(c, opt, NBD_REP_INFO, bs, sizeof(bs)) != 0 ||
 	    reply(c, opt, NBD_REP_ACK, NULL, 0) != 0)

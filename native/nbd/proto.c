@@ -84,7 +84,7 @@ uint16_t nbd_transmission_flags(bool readonly, bool can_trim)
 	return f;
 }
 
-uint32_t nbd_check_request(const struct nbd_request *r, uint64_t size, bool readonly)
+uint32_t nbd_check_request(const struct nbd_request *r, uint64_t size, bool readonly, uint32_t block)
 {
 	uint16_t allowed;
 	switch (r->type) {
@@ -109,7 +109,7 @@ uint32_t nbd_check_request(const struct nbd_request *r, uint64_t size, bool read
 		return NBD_EINVAL;
 	if (r->offset > size || r->length > size - r->offset)
 		return NBD_EINVAL;
-	if (r->offset % NBD_MIN_BLOCK || r->length % NBD_MIN_BLOCK)
+	if (r->offset % block || r->length % block)
 		return NBD_EINVAL;
 	if (readonly && r->type != NBD_CMD_READ)
 		return NBD_EPERM;

@@ -107,7 +107,7 @@ uint16_t nbd_transmission_flags(bool readonly, bool can_trim);
  * bytes: 0 if it may be served, else the NBD error to answer with. Does not
  * say whether a payload follows: that is the type and length alone.
  */
-uint32_t nbd_check_request(const struct nbd_request *r, uint64_t size, bool readonly);
+uint32_t nbd_check_request(const struct nbd_request *r, uint64_t size, bool readonly, uint32_t block);
 
 /* Whole-buffer socket I/O: 0, or -1 on error or end of stream. */
 int nbd_read_full(int fd, void *buf, size_t len);

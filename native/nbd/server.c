@@ -125,6 +125,7 @@ struct nbd_server *nbd_server_start(const struct nbd_server_config *cfg, char *e
 	s->exp.readonly = cfg->readonly;
 	s->exp.can_trim = cfg->can_trim && !cfg->readonly;
 	s->exp.trim_zeroes = cfg->trim_zeroes;
+	s->exp.block = cfg->block_size > 512 ? cfg->block_size : 512;
 	pthread_mutex_init(&s->lock, NULL);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (!cfg->socket_path || cfg->socket_path[0] != '/' || strlen(cfg->socket_path) >= sizeof(sa.sun_path)) {

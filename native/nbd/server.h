@@ -18,6 +18,7 @@ struct nbd_server_config {
 	bool readonly;
 	bool can_trim;
 	bool trim_zeroes;
+	uint32_t block_size;     /* the engine's block: offsets and lengths must be whole ones (0: 512) */
 };
 
 struct nbd_server;

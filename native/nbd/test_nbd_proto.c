@@ -39,10 +39,15 @@ static void test_encoding(void)
 	CHECK(!(nbd_transmission_flags(false, false) & NBD_FLAG_SEND_TRIM));
 }
 
-static uint32_t check(uint16_t type, uint16_t flags, uint64_t offset, uint32_t length, uint64_t size, bool ro)
+static uint32_t check_block(uint16_t type, uint16_t flags, uint64_t offset, uint32_t length, uint64_t size, bool ro, uint32_t block)
 {
 	struct nbd_request r = { NBD_REQUEST_MAGIC, flags, type, 1, offset, length };
-	return nbd_check_request(&r, size, ro);
+	return nbd_check_request(&r, size, ro, block);
+}
+
+static uint32_t check(uint16_t type, uint16_t flags, uint64_t offset, uint32_t length, uint64_t size, bool ro)
+{
+	return check_block(type, flags, offset, length, size, ro, NBD_MIN_BLOCK);
 }
 
 static void test_validation(void)
@@ -71,6 +76,13 @@ static void test_validation(void)
 	CHECK(check(NBD_CMD_READ, 0x8000, 0, 512, size, false) == NBD_EINVAL);
 	/* flush carries nothing */
 	CHECK(check(NBD_CMD_FLUSH, 0, 0, 0, size, false) == 0);
+	/* A 4096-byte store: whole 4 KiB blocks only. */
+	CHECK(check_block(NBD_CMD_READ, 0, 4096, 8192, size, false, 4096) == 0);
+	CHECK(check_block(NBD_CMD_READ, 0, 512, 4096, size, false, 4096) == NBD_EINVAL);
+	CHECK(check_block(NBD_CMD_WRITE, 0, 4096, 512, size, false, 4096) == NBD_EINVAL);
+	CHECK(check_block(NBD_CMD_TRIM, 0, 8192, 4096, size, false, 4096) == 0);
+	CHECK(check_block(NBD_CMD_TRIM, 0, 8192, 1024, size, false, 4096) == NBD_EINVAL);
+	CHECK(check_block(NBD_CMD_FLUSH, 0, 0, 0, size, false, 4096) == 0);
 	CHECK(check(NBD_CMD_FLUSH, 0, 0, 512, size, false) == NBD_EINVAL);
 	CHECK(check(NBD_CMD_FLUSH, 0, 0, 0, size, true) == 0);
 	/* read-only */

@@ -123,7 +123,7 @@ void nbd_transmit(struct nbd_conn *c)
 		bool has_payload = r.type == NBD_CMD_WRITE;
 		if (has_payload && r.length > NBD_MAX_PAYLOAD)
 			return; /* we cannot tell where the next request starts */
-		uint32_t error = nbd_check_request(&r, c->size, c->exp->readonly);
+		uint32_t error = nbd_check_request(&r, c->size, c->exp->readonly, c->exp->block);
 		void *buf = NULL;
 		bool data_io = r.type == NBD_CMD_READ || r.type == NBD_CMD_WRITE;
 		if (!error && data_io && r.length &&

@@ -230,8 +230,33 @@ export class SimHost {
     this.toolstack('create-domain', String(domid));
     this.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd', '--mode', opts.mode ?? 'w');
     const name = `d${domid}`;
-    await this.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, path: file, ...opts.features });
+    let where: object = { path: file };
+    if (this.spdkSocket) {
+      // The file behind an SPDK aio bdev (holes punched on UNMAP), served by the SPDK engine.
+      await rpcOn(this.spdkSocket, 'bdev_aio_create', { name: `aio-${name}`, filename: file, block_size: 512, fallocate: true });
+      where = { engine: 'spdk', path: `aio-${name}` };
+    }
+    await this.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, ...where, ...opts.features });
     return { domid, name, file };
+  }
+
+  /**
+   * With an SPDK RPC socket, addDisk serves each disk's file through the SPDK
+   * engine (an aio bdev); the daemon must be xenblkd-spdk started with it.
+   */
+  spdkSocket?: string;
+
+  /** Starts xenblkd-spdk with no bdevs and SPDK's RPC server: addDisk then goes through the SPDK engine. */
+  async startSpdkDaemon(extra: string[] = []): Promise<void> {
+    const config = path.join(this.dir, 'spdk-empty.json');
+    fs.writeFileSync(config, JSON.stringify({ subsystems: [{ subsystem: 'bdev', config: [] }] }));
+    this.spdkSocket = path.join(this.dir, 'spdk.sock');
+    await this.startDaemon([...extra, '--spdk-config', config, '--spdk-rpc', this.spdkSocket], 'xenblkd-spdk');
+  }
+
+  /** After the disk's file grew: an aio bdev must look at its file again before disk_resize. */
+  async fileGrew(d: SimDisk): Promise<void> {
+    if (this.spdkSocket) await rpcOn(this.spdkSocket, 'bdev_aio_rescan', { name: `aio-${d.name}` });
   }
 
   serviceLog(): string {

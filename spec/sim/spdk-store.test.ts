@@ -218,6 +218,28 @@ function spdkDaemons(x: XapiSim): number[] {
     expect(after.free_space).toBe(after.total_space); // the reset snapshot went too
   }, 120_000);
 
+  test('SR.destroy removes the lvol store and its names; SR.create with force=true over a foreign lvol store', () => {
+    const sr = call<any>('SR.stat', {}, T.srStat);
+    call<Volume>('Volume.create', { name: 'doomed', description: '', size: 8 * MiB, sharable: false }, T.volume);
+    const record = path.join(x.host.dir, 'state', 'spdk', `${sr.uuid}.json`);
+    expect(fs.existsSync(record)).toBe(true);
+    call('SR.destroy', {});
+    expect(fs.existsSync(record)).toBe(false);
+    expect(spdkDaemons(x)).toHaveLength(0);
+    expect(() => call('SR.stat', {}, T.srStat)).toThrow(/Sr_not_attached|SR_does_not_exist/);
+    expect(x.host.call<any[]>('volume', 'SR.probe', { dbg: 'test', configuration: config }, probeResults)).toEqual([{ configuration: config, complete: true, extra_info: {} }]);
+    // A new SR on the device; then one over it, forced.
+    const first = newUuid();
+    x.host.call('volume', 'SR.create', { dbg: 'test', uuid: first, configuration: config, name: 'a', description: '' }, T.configuration);
+    const second = newUuid();
+    const made = x.host.call<Record<string, string>>('volume', 'SR.create', { dbg: 'test', uuid: second, configuration: { ...config, force: 'true' }, name: 'b', description: '' }, T.configuration);
+    expect(made).toEqual({ ...config, sr_uuid: second });
+    const probed = x.host.call<any[]>('volume', 'SR.probe', { dbg: 'test', configuration: config }, probeResults);
+    expect(probed.map((p) => p.configuration.sr_uuid)).toEqual([second]);
+    x.sr = x.host.call<string>('volume', 'SR.attach', { dbg: 'test', configuration: made }, T.string);
+    expect(call<any>('SR.stat', {}, T.srStat)).toMatchObject({ uuid: second, name: 'b' });
+  }, 60_000);
+
   test('bad device-config and SR uuids get clear errors and leave nothing running', () => {
     const create = (configuration: Record<string, string>) =>
       x.host.call('volume', 'SR.create', { dbg: 'test', uuid: newUuid(), configuration, name: 'n', description: '' }, T.configuration);

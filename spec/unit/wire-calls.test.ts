@@ -79,6 +79,19 @@ const hostileString = () =>
     fc.string({ unit: 'binary', maxLength: 64 }),
   );
 
+/**
+ * SPDK store device-configs that are wrong in some way (a call given a valid
+ * one would start an SPDK daemon): bad PCI addresses, bdev calls of the wrong
+ * method, shape or name.
+ */
+const spdkDevice = () =>
+  fc.oneof(
+    fc.constantFrom('0000:01:00', '01:00.0', '0000:zz:00.0', '0000:01:00.8', '0000:01:00.0 ', '[]', 'null', '{}', '{"method":"bdev_aio_create"}'),
+    fc.constantFrom('bdev_nvme_attach_controller', 'bdev_lvol_create', 'framework_start_init', 'bdev_aio_create').chain((method) =>
+      hostileString().map((name) => JSON.stringify({ method, params: method === 'bdev_aio_create' ? { name: `../${name}` } : { name } })),
+    ),
+  );
+
 /** A value of any JSON type. */
 const anyValue = () => fc.oneof(hostileString(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
 
@@ -93,7 +106,12 @@ function argsFor(useRealSr: boolean) {
       sr: fc.oneof({ weight: 4, arbitrary: srValue }, { weight: 1, arbitrary: anyValue() }),
       key: fc.oneof({ weight: 4, arbitrary: keyValue }, { weight: 1, arbitrary: anyValue() }),
       key2: keyValue,
-      uri: fc.oneof(hostileString(), fc.constantFrom(`file://${path.join(top ?? '', 'decoy', 'volumes', 'precious.img')}`, 'nbd:unix:/nonexistent:exportname=x'), anyValue()),
+      uri: fc.oneof(
+        hostileString(),
+        fc.constantFrom(`file://${path.join(top ?? '', 'decoy', 'volumes', 'precious.img')}`, 'nbd:unix:/nonexistent:exportname=x', 'spdk://lvol/', 'spdk://lvol/a/b/c', 'spdk://lvol/../x'),
+        hostileString().map((h) => `spdk://lvol/${h}`),
+        anyValue(),
+      ),
       domain: fc.oneof(fc.constantFrom('0', '1', '-1', 'u0-xyz', '99999999999'), hostileString()),
       name: fc.oneof(hostileString(), anyValue()),
       description: hostileString(),
@@ -106,7 +124,7 @@ function argsFor(useRealSr: boolean) {
       sharable: fc.oneof(fc.boolean(), anyValue()),
       persistent: fc.oneof(fc.boolean(), anyValue()),
       uuid: hostileString(),
-      configuration: fc.oneof(fc.dictionary(fc.constantFrom('path', 'sr_uuid', 'device', 'x'), hostileString(), { maxKeys: 3 }), anyValue()),
+      configuration: fc.oneof(fc.dictionary(fc.constantFrom('path', 'sr_uuid', 'device', 'nvme', 'bdev', 'x'), fc.oneof(hostileString(), spdkDevice()), { maxKeys: 3 }), anyValue()),
     },
     { requiredKeys: [] },
   );
