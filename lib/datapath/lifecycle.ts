@@ -13,7 +13,7 @@ import { log } from '../util/log';
 import { markActive, markInactive } from './activity';
 import { daemonsFor, EXPORT_NAME, listDisks, rpc, startBackend, stopBackend, type DiskInfo } from './daemon';
 import { dropSavedContents, hasSavedContents, keepContents, resetContents } from './nonpersistent';
-import { datapathDir, loadState, pathsOf, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
+import { addAttachment, datapathDir, loadState, pathsOf, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
 
 /** The sm-data key xenopsd writes from XenDisk.extra and the daemon claims by. */
 export const CLAIM_KEY = 'xenblkd-disk';
@@ -90,23 +90,22 @@ function guestDiskCall(p: VolumePaths, domain: string, method: string): void {
 export function attach(uri: string, domain: string): Backend {
   guestDomid(domain); // checks it
   const p = onVolume(uri, (t, p, st) => {
-    const added = !st.attachments.some((a) => a.domain === domain);
-    if (added) st.attachments.push({ domain, active: false });
-    saveState(p, st);
     try {
-      ensureDaemon(p, st, t);
+      addAttachment(p, st, domain, () => ensureDaemon(p, st, t), () => shutDown(p, st));
     } catch (e) {
-      if (added) st.attachments = st.attachments.filter((a) => a.domain !== domain);
-      if (st.attachments.length === 0) shutDown(p, st);
-      else saveState(p, st);
       throw errors.io(`cannot start the backend for ${t.key}: ${(e as Error).message}`);
     }
     return p;
   });
+  return backendOf(p, EXPORT_NAME);
+}
+
+/** What attach hands xenopsd: a qdisk device our daemon claims by its sm-data, and the NBD export. */
+export function backendOf(p: VolumePaths, exportName: string): Backend {
   return {
     implementations: [
       ['XenDisk', { backend_type: 'qdisk', params: `xenblkd:${p.id}`, extra: { [CLAIM_KEY]: p.id } }],
-      ['Nbd', { uri: `nbd:unix:${p.nbd}:exportname=${EXPORT_NAME}` }],
+      ['Nbd', { uri: `nbd:unix:${p.nbd}:exportname=${exportName}` }],
     ],
   };
 }

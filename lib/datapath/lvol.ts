@@ -19,8 +19,8 @@ import { hides, load } from '../store/spdk/metadata';
 import { lvolTargetOf, type LvolTarget } from '../store/spdk/target';
 import { callDaemon } from './shim';
 import { dropSavedContents, keepContents, resetContents } from './lvol-reset';
-import { CLAIM_KEY, guestDomid } from './lifecycle';
-import { datapathDir, loadState, pathsOf, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
+import { backendOf, guestDomid } from './lifecycle';
+import { addAttachment, datapathDir, loadState, pathsOf, saveState, storeState, withVolumeLock, type VolumePaths, type VolumeState } from './state';
 
 const IMAGE_PREFIX = 'lvol:';
 const guestDisk = (key: string, domid: number) => `${key}@dom${domid}`;
@@ -78,26 +78,14 @@ export function attach(uri: string, domain: string): Backend {
   guestDomid(domain);
   const { p, key } = onVolume(uri, (t, p, st) => {
     const s = serve(t);
-    const added = !st.attachments.some((a) => a.domain === domain);
-    if (added) st.attachments.push({ domain, active: false });
-    saveState(p, st);
     try {
-      ensureDisks(s, p, st);
+      addAttachment(p, st, domain, () => ensureDisks(s, p, st), () => removeDisk(s, t.key));
     } catch (e) {
-      if (added) st.attachments = st.attachments.filter((a) => a.domain !== domain);
-      if (st.attachments.length === 0) removeDisk(s, t.key);
-      storeState(p, st);
       throw errors.io(`cannot serve ${t.key}: ${(e as Error).message}`);
     }
     return { p, key: t.key };
   });
-  return {
-    implementations: [
-      ['XenDisk', { backend_type: 'qdisk', params: `xenblkd:${p.id}`, extra: { [CLAIM_KEY]: p.id } }],
-      // The export is named after its disk, the volume's key.
-      ['Nbd', { uri: `nbd:unix:${p.nbd}:exportname=${key}` }],
-    ],
-  };
+  return backendOf(p, key); // the export is named after its disk, the volume's key
 }
 
 export function activate(uri: string, domain: string): void {

@@ -73,6 +73,25 @@ export function storeState(p: VolumePaths, st: VolumeState): void {
   else saveState(p, st);
 }
 
+/**
+ * Records the domain's attachment (if new), then runs `serve`. Should that
+ * fail, a new attachment is forgotten again (and `whenNoneLeft` runs if no
+ * domain is left) before the error goes on.
+ */
+export function addAttachment(p: VolumePaths, st: VolumeState, domain: string, serve: () => void, whenNoneLeft: () => void): void {
+  const added = !st.attachments.some((a) => a.domain === domain);
+  if (added) st.attachments.push({ domain, active: false });
+  saveState(p, st);
+  try {
+    serve();
+  } catch (e) {
+    if (added) st.attachments = st.attachments.filter((a) => a.domain !== domain);
+    if (st.attachments.length === 0) whenNoneLeft();
+    storeState(p, st);
+    throw e;
+  }
+}
+
 /** Forgets the volume: its state and the sockets a killed daemon left (the lock file goes on release). */
 export function removeState(p: VolumePaths): void {
   for (const f of [p.state, p.control, p.nbd]) fs.rmSync(f, { force: true });
