@@ -13,7 +13,9 @@ import { COPYRIGHT, SR_TYPE, VENDOR, VERSION } from './identity';
 const stores: VolumeStore[] = [new FileStore(), new SpdkStore()];
 
 function storeForConfiguration(configuration: Configuration): VolumeStore {
-  const store = stores.find((s) => s.accepts(configuration));
+  const accepting = stores.filter((s) => s.accepts(configuration));
+  if (accepting.length > 1) throw errors.invalidConfiguration(`device-config [${Object.keys(configuration).join(', ')}] mixes the file store's keys (path, device) with the SPDK store's (nvme, bdev)`);
+  const store = accepting[0];
   if (!store) throw errors.invalidConfiguration(`no store accepts device-config keys [${Object.keys(configuration).join(', ')}]; expected path or device (file store), nvme or bdev (SPDK store)`);
   return store;
 }

@@ -101,6 +101,14 @@ test('bad configurations for SR.create and SR.attach', () => {
   expect(create({ path: host.srsDir }, config.sr_uuid).params[1]).toMatch(/already exists/);
   expect(refused('SR.attach', { dbg: 'x', configuration: { path: host.srsDir } }).params[1]).toMatch(/sr_uuid/);
   expect(refused('SR.attach', { dbg: 'x', configuration: { path: host.srsDir, sr_uuid: 'other' } }).params[0]).toBe('SR_does_not_exist');
+  // The SPDK store: its keys checked before anything starts.
+  expect(create({ nvme: '01:00.0' }).params[1]).toMatch(/not a PCI address/);
+  expect(create({ bdev: '{"method":"bdev_nvme_attach_controller","params":{"name":"x"}}' }).params[0]).toBe('Invalid_configuration');
+  expect(create({ path: host.srsDir, nvme: '0000:01:00.0' }).params[0]).toBe('Invalid_configuration'); // not both stores
+  // Without the SPDK daemon (built only where SPDK is installed) an SPDK SR cannot be made here: said so.
+  if (!fs.existsSync(path.join(__dirname, '..', '..', 'native', 'build', 'xenblkd-spdk'))) {
+    expect(create({ nvme: '0000:01:00.0' }, 'u-spdk').params[1]).toMatch(/xenblkd-spdk not found.*built only where SPDK is installed/);
+  }
 });
 
 test('resize past what the filesystem allows fails cleanly and keeps the size', () => {
