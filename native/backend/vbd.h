@@ -53,12 +53,14 @@ struct queue;
 struct vbd;
 struct nbd_server;
 
-/* A queue: one ring, one event channel, one engine channel, one thread. */
+/* A queue: one ring, one event channel, one engine channel, one thread (or a driver's poller). */
 struct queue {
 	struct vbd *vbd;
 	unsigned index;
 	pthread_t thread;
 	bool started;
+	bool driven;      /* run by the queue driver (queue.h), not by `thread` */
+	void *driver_ctx; /* the driver's own */
 
 	/* Set up by the control path before the thread starts. */
 	void *ring_area;
