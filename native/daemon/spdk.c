@@ -7,11 +7,13 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/log.h"
 #include "daemon/spdk_queues.h"
 #include "daemon/spdk_reactor.h"
 #include "engine/spdk_host.h"
@@ -40,7 +42,12 @@ int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t err
 		return -1;
 	}
 	struct spdk_host_options opt = { .name = "xenblkd", .config_json = json, .no_huge = !o->hugepages, .mem_mb = o->mem_mb };
+	/* DPDK pins the thread that starts it to its one core; every thread made later would inherit that. */
+	cpu_set_t cpus;
+	bool have_cpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0;
 	int rc = spdk_host_start(&opt, err, errlen);
+	if (rc == 0 && have_cpus)
+		sched_setaffinity(0, sizeof(cpus), &cpus);
 	free(json);
 	started = rc == 0;
 	if (started && o->rpc_socket) {
@@ -61,6 +68,7 @@ int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t err
 		}
 		spdk_queues_install();
 	}
+	log_info("SPDK reactors: %d%s", count, count ? " (the spdk disks' queues run on them)" : " (a thread per queue)");
 	return 0;
 }
 

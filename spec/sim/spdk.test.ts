@@ -10,6 +10,7 @@
 // serves a large-sector frontend in 4096-byte sectors and another in 512-byte ones (whole blocks).
 // The queues' bounce pages come from SPDK's DMA allocator (spdk_dma_zmalloc), as user-space NVMe needs.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { SimHost, bin, rpcOn } from '../harness/sim';
@@ -79,6 +80,14 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     if (r.status !== 0) throw new Error(`guest failed (${r.status ?? r.signal}): ${r.stdout.slice(-2000)} ${r.stderr.slice(-2000)}\n${host.daemonLog.slice(-3000)}`);
     return r.summary;
   }
+
+  test('reactors: $XENBLKD_SPDK_REACTORS when set (the suites run with 1 and 0 too), else one per CPU, at most 8', async () => {
+    const { reactors } = await host.rpc<any>('reactor_stats');
+    const knob = process.env.XENBLKD_SPDK_REACTORS;
+    if (knob) expect(reactors.length).toBe(Number(knob));
+    else expect(reactors.length).toBe(Math.min(8, os.availableParallelism()));
+    expect(host.daemonLog).toMatch(new RegExp(`SPDK reactors: ${reactors.length}`));
+  });
 
   test.each(['malloc0', 'aio0', 'uring0'])('%s: verified random read/write on 2 queues with indirect requests, persistent grants, discard and flush', async (bdev) => {
     const d = await spdkDisk(bdev);
