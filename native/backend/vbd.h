@@ -2,7 +2,7 @@
  * A virtual block device served to one guest: its configuration, what was
  * negotiated with the frontend, and its queues. Like xen-blkback, the
  * control path (xenbus.c, vbd.c: main thread) is kept apart from the data
- * path (queue.c: one thread per queue). They meet only at connect and
+ * path (queue.c: one thread per queue, or a queue driver's poller). They meet only at connect and
  * disconnect, and through the queue's command word and event fd.
  */
 #ifndef BACKEND_VBD_H
