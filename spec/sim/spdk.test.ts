@@ -243,7 +243,7 @@ function threadNames(pid: number): string[] {
   });
 
   test('two disks of 4 queues under load: who polls them', async () => {
-    const disks = [];
+    const disks: { domid: number; name: string }[] = [];
     for (const bdev of ['m0', 'm1']) {
       const domid = host.nextDomid++;
       host.toolstack('create-domain', String(domid));
