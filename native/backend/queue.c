@@ -1,5 +1,6 @@
 /*
- * The data path of one queue, on its own thread. A pass copies requests out
+ * The data path of one queue, on its own thread or run by a queue driver
+ * (queue.h: the SPDK reactors). A pass copies requests out
  * of the ring and validates them, fetches indirect descriptors and write data
  * with one batched grant copy each, submits everything to the engine in one
  * go, then reaps completions, copies read data back in one batch, and pushes
@@ -8,10 +9,11 @@
  * When idle it polls briefly, then sleeps on the event channel, the engine's
  * completion fd and its wake fd.
  */
-#include "backend/vbd.h"
+#include "backend/queue.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -58,6 +60,7 @@ struct queue_private {
 	struct pgrant_cache *pgrants;
 	bool dead;    /* ring broken: consume nothing more */
 	bool starved; /* requests wait on the ring for free slots or pages: sleep until completions */
+	int acked;    /* the command last acknowledged in q->state (only the data path writes it) */
 };
 
 static uint64_t now_ns(void)
@@ -488,63 +491,92 @@ static void publish(struct queue *q)
 	}
 }
 
-/* Sleeps until the frontend, the engine or the control path wants us. */
-static void sleep_until_wanted(struct queue *q)
+enum queue_pass queue_poll(struct queue *q)
 {
-	struct pollfd fds[3] = {
-		{ .fd = q->evtchn->platform->ops->evtchn_fd(q->evtchn), .events = POLLIN },
-		{ .fd = q->chan->engine->ops->completion_fd(q->chan), .events = POLLIN },
-		{ .fd = q->wake_fd, .events = POLLIN },
-	};
+	struct queue_private *p = q->priv;
+	int cmd = atomic_load(&q->cmd);
+	unsigned work = consume(q);
+	work += complete(q);
+	publish(q);
+	if (cmd != QUEUE_RUN && p->inflight == 0) {
+		/* Drained: acknowledge the command once; until the next one there is nothing to do. */
+		if (p->acked != cmd) {
+			p->acked = cmd;
+			atomic_store(&q->state, cmd);
+		}
+		return cmd == QUEUE_STOP ? QUEUE_STOPPED : QUEUE_IDLE;
+	}
+	if (cmd == QUEUE_RUN && p->acked != QUEUE_RUN) {
+		p->acked = QUEUE_RUN;
+		atomic_store(&q->state, QUEUE_RUN);
+	}
+	return work ? QUEUE_BUSY : QUEUE_IDLE;
+}
+
+bool queue_arm(struct queue *q)
+{
+	struct queue_private *p = q->priv;
+	/* Paused, broken or starved: only the control path or a completion can change that. */
+	if (atomic_load(&q->cmd) != QUEUE_RUN || p->dead || p->starved)
+		return true;
+	/* Arm req_event, then re-check: no request can slip in unnoticed. */
+	return !blkif_ring_final_check(&q->ring);
+}
+
+void queue_wait_fds(const struct queue *q, struct pollfd fds[QUEUE_WAIT_FDS])
+{
+	fds[0] = (struct pollfd){ .fd = q->evtchn->platform->ops->evtchn_fd(q->evtchn), .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = q->chan->engine->ops->completion_fd(q->chan), .events = POLLIN };
+	fds[2] = (struct pollfd){ .fd = q->wake_fd, .events = POLLIN };
+}
+
+void queue_woken(struct queue *q, const struct pollfd fds[QUEUE_WAIT_FDS])
+{
 	stat_add(&q->stats.sleeps, 1);
-	poll(fds, 3, 1000);
 	/* Drain what woke us here, not on every pass: no syscalls while busy. */
 	if (fds[0].revents & POLLIN)
 		q->evtchn->platform->ops->evtchn_ack(q->evtchn);
 	uint64_t v;
-	if (fds[1].revents & POLLIN) {
-		ssize_t r = read(fds[1].fd, &v, sizeof(v));
-		(void)r;
-	}
-	if (fds[2].revents & POLLIN) {
-		ssize_t r = read(q->wake_fd, &v, sizeof(v));
-		(void)r;
+	for (unsigned i = 1; i < QUEUE_WAIT_FDS; i++) {
+		if (fds[i].revents & POLLIN) {
+			ssize_t r = read(fds[i].fd, &v, sizeof(v));
+			(void)r;
+		}
 	}
 }
 
+/* A queue on a thread of its own: poll while busy and for poll_us after, then sleep. */
 static void *queue_main(void *arg)
 {
 	struct queue *q = arg;
-	struct queue_private *p = q->priv;
+	char name[16];
+	snprintf(name, sizeof(name), "xenblkd-q%u", q->index);
+	pthread_setname_np(pthread_self(), name); /* the reactor tests tell queue threads by it */
 	uint64_t last_work = now_ns();
 	uint64_t poll_ns = (uint64_t)q->vbd->features.poll_us * 1000;
 	for (;;) {
-		int cmd = atomic_load(&q->cmd);
-		unsigned work = consume(q);
-		work += complete(q);
-		publish(q);
-		if (cmd != QUEUE_RUN && p->inflight == 0) {
-			/* Drained: acknowledge, then wait for the next command (or leave). */
-			atomic_store(&q->state, cmd);
-			if (cmd == QUEUE_STOP)
-				break;
-			while (atomic_load(&q->cmd) == QUEUE_PAUSE)
-				sleep_until_wanted(q);
-			atomic_store(&q->state, QUEUE_RUN);
-			continue;
-		}
-		if (work) {
+		enum queue_pass r = queue_poll(q);
+		if (r == QUEUE_STOPPED)
+			break;
+		if (r == QUEUE_BUSY) {
 			last_work = now_ns();
 			continue;
 		}
-		if (now_ns() - last_work < poll_ns)
+		if (now_ns() - last_work < poll_ns || !queue_arm(q))
 			continue;
-		/* Arm req_event, then re-check: no request can slip in unnoticed. */
-		if (cmd == QUEUE_RUN && !p->dead && !p->starved && blkif_ring_final_check(&q->ring))
-			continue;
-		sleep_until_wanted(q);
+		struct pollfd fds[QUEUE_WAIT_FDS];
+		queue_wait_fds(q, fds);
+		poll(fds, QUEUE_WAIT_FDS, 1000);
+		queue_woken(q, fds);
 	}
 	return NULL;
+}
+
+static const struct queue_driver *driver;
+
+void queue_set_driver(const struct queue_driver *d)
+{
+	driver = d;
 }
 
 int queue_start(struct queue *q, bool paused)
@@ -556,7 +588,11 @@ int queue_start(struct queue *q, bool paused)
 	/* A paused worker takes nothing from the ring until it is told to run. */
 	atomic_store(&q->cmd, paused ? QUEUE_PAUSE : QUEUE_RUN);
 	atomic_store(&q->state, QUEUE_RUN);
-	if (pthread_create(&q->thread, NULL, queue_main, q) != 0) {
+	q->priv->acked = QUEUE_RUN;
+	int rc = driver ? driver->attach(q) : 1;
+	if (rc == 0)
+		q->driven = true;
+	else if (rc < 0 || pthread_create(&q->thread, NULL, queue_main, q) != 0) {
 		queue_free_private(q);
 		return -1;
 	}
@@ -582,6 +618,10 @@ void queue_join(struct queue *q)
 	if (!q->started)
 		return;
 	queue_command(q, QUEUE_STOP);
-	pthread_join(q->thread, NULL);
+	if (q->driven)
+		driver->detach(q);
+	else
+		pthread_join(q->thread, NULL);
 	q->started = false;
+	q->driven = false;
 }

@@ -2,7 +2,7 @@
  * A virtual block device served to one guest: its configuration, what was
  * negotiated with the frontend, and its queues. Like xen-blkback, the
  * control path (xenbus.c, vbd.c: main thread) is kept apart from the data
- * path (queue.c: one thread per queue). They meet only at connect and
+ * path (queue.c: one thread per queue, or a queue driver's poller). They meet only at connect and
  * disconnect, and through the queue's command word and event fd.
  */
 #ifndef BACKEND_VBD_H
@@ -53,12 +53,14 @@ struct queue;
 struct vbd;
 struct nbd_server;
 
-/* A queue: one ring, one event channel, one engine channel, one thread. */
+/* A queue: one ring, one event channel, one engine channel, one thread (or a driver's poller). */
 struct queue {
 	struct vbd *vbd;
 	unsigned index;
 	pthread_t thread;
 	bool started;
+	bool driven;      /* run by the queue driver (queue.h), not by `thread` */
+	void *driver_ctx; /* the driver's own */
 
 	/* Set up by the control path before the thread starts. */
 	void *ring_area;

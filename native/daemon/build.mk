@@ -10,6 +10,6 @@ $(eval $(call program,xenblkd,$(XENBLKD_SRCS) daemon/spdk_stub.c,$(LDLIBS_XEN) $
 
 # xenblkd-spdk: the same daemon with the SPDK engine, where SPDK is found (docs/spdk.md).
 ifeq ($(SPDK_FOUND),yes)
-$(BUILD)/obj/daemon/spdk.o $(BUILD)/san-obj/daemon/spdk.o: CPPFLAGS += $(SPDK_CFLAGS)
-$(eval $(call program,xenblkd-spdk,$(XENBLKD_SRCS) daemon/spdk.c engine/spdk.c engine/spdk_host.c,$(LDLIBS_XEN) $(LDLIBS_URING) $(LDLIBS_JSON) $(SPDK_LIBS)))
+$(foreach o,spdk spdk_reactor spdk_queues,$(BUILD)/obj/daemon/$(o).o $(BUILD)/san-obj/daemon/$(o).o): CPPFLAGS += $(SPDK_CFLAGS)
+$(eval $(call program,xenblkd-spdk,$(XENBLKD_SRCS) daemon/spdk.c daemon/spdk_reactor.c daemon/spdk_queues.c engine/spdk.c engine/spdk_host.c,$(LDLIBS_XEN) $(LDLIBS_URING) $(LDLIBS_JSON) $(SPDK_LIBS)))
 endif

@@ -87,11 +87,14 @@ struct daemon_spdk_options {
 	const char *rpc_socket;  /* where SPDK's own RPC server listens, or NULL */
 	int mem_mb;
 	bool hugepages;
+	int reactors; /* --spdk-reactors: 0 a thread per queue; -1 the default (CPUs, at most 8) */
 };
 int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t errlen);
 void daemon_spdk_poll(void);
 void daemon_spdk_stop(void);
 /* How long the main loop may sleep with SPDK running (-1: SPDK adds no limit). */
 int daemon_spdk_timeout_ms(void);
+/* reactor_stats: {"reactors": [{"threads", "passes", "sleeps"}, ...]} ([] without reactors). */
+json_t *daemon_spdk_stats(void);
 
 #endif

@@ -3,7 +3,8 @@
  *   xenblkd --socket PATH [--platform xen|sim] [--ready-fd N] [--disk JSON]...
  * The main thread runs the control path: the control socket, xenstore watch
  * events (the xenbus state machines) and queue failure reports. Each
- * connected queue has its own data-path thread (backend/queue.c).
+ * connected queue has its own data-path thread (backend/queue.c), or in
+ * xenblkd-spdk runs on one of the SPDK reactors (daemon/spdk_reactor.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,7 +39,9 @@ static void usage(FILE *f)
 		   "  --spdk-config FILE  start SPDK and create the bdevs FILE describes (SPDK's JSON\n"
 		   "                      configuration); disks then use {\"engine\": \"spdk\", \"path\": BDEV}\n"
 		   "  --spdk-mem MB --spdk-hugepages   SPDK's memory (default 1024 MiB, plain pages)\n"
-		   "  --spdk-rpc PATH     serve SPDK's own RPC methods (bdev_lvol_*, ...) on PATH\n");
+		   "  --spdk-rpc PATH     serve SPDK's own RPC methods (bdev_lvol_*, ...) on PATH\n"
+		   "  --spdk-reactors N   threads polling the spdk disks' queues (default: the CPUs we may\n"
+		   "                      run on, at most 8, or $XENBLKD_SPDK_REACTORS; 0: a thread per queue)\n");
 }
 
 static void handle_xenstore(struct daemon *d)
@@ -112,8 +115,10 @@ int main(int argc, char **argv)
 		.defaults = { .max_queues = 4, .max_ring_order = 4, .max_indirect_segments = 256, .persistent = true,
 			      .discard = true, .flush = true, .zero_copy = true, .pool_pages = 2048, .poll_us = 50 },
 	};
-	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS, OPT_SPDK_CONFIG, OPT_SPDK_MEM, OPT_SPDK_HUGE, OPT_SPDK_RPC };
-	struct daemon_spdk_options spdk = { .mem_mb = 1024 };
+	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS, OPT_SPDK_CONFIG, OPT_SPDK_MEM, OPT_SPDK_HUGE, OPT_SPDK_RPC,
+	       OPT_SPDK_REACTORS };
+	struct daemon_spdk_options spdk = { .mem_mb = 1024, .reactors = -1 };
+	const char *reactors = getenv("XENBLKD_SPDK_REACTORS"); /* tests run whole suites with a count */
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "platform", required_argument, NULL, 'p' },
 		{ "ready-fd", required_argument, NULL, 'r' }, { "disk", required_argument, NULL, OPT_DISK },
@@ -121,7 +126,8 @@ int main(int argc, char **argv)
 		{ "pool-pages", required_argument, NULL, OPT_POOL }, { "help", no_argument, NULL, 'h' },
 		{ "allow-fault-injection", no_argument, NULL, OPT_FAULTS }, { "spdk-config", required_argument, NULL, OPT_SPDK_CONFIG },
 		{ "spdk-mem", required_argument, NULL, OPT_SPDK_MEM }, { "spdk-hugepages", no_argument, NULL, OPT_SPDK_HUGE },
-		{ "spdk-rpc", required_argument, NULL, OPT_SPDK_RPC }, { 0 }
+		{ "spdk-rpc", required_argument, NULL, OPT_SPDK_RPC }, { "spdk-reactors", required_argument, NULL, OPT_SPDK_REACTORS },
+		{ 0 }
 	};
 	json_t *disks = json_array();
 	int c;
@@ -171,6 +177,9 @@ int main(int argc, char **argv)
 		case OPT_SPDK_RPC:
 			spdk.rpc_socket = optarg;
 			break;
+		case OPT_SPDK_REACTORS:
+			reactors = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return finish(&d, disks, -1, 0);
@@ -182,6 +191,15 @@ int main(int argc, char **argv)
 	if (!socket_path || d.defaults.max_queues == 0 || d.defaults.max_queues > VBD_MAX_QUEUES) {
 		usage(stderr);
 		return finish(&d, disks, -1, 2);
+	}
+	if (reactors && *reactors) {
+		char *end;
+		long n = strtol(reactors, &end, 10);
+		if (*end || n < 0 || n > 64) {
+			fprintf(stderr, "xenblkd: --spdk-reactors: a number 0..64, not '%s'\n", reactors);
+			return finish(&d, disks, -1, 2);
+		}
+		spdk.reactors = (int)n;
 	}
 
 	sigset_t mask;

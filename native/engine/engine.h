@@ -29,6 +29,7 @@ struct eng_completion {
 };
 
 struct engine;         /* one backing store */
+struct spdk_thread;    /* SPDK's (spdk/thread.h): only the SPDK engine has them */
 struct engine_channel; /* one queue's handle */
 
 struct engine_ops {
@@ -63,6 +64,12 @@ struct engine_ops {
 	 */
 	void *(*buf_alloc)(struct engine *e, size_t bytes);
 	void (*buf_free)(struct engine *e, void *p, size_t bytes);
+	/*
+	 * Optional (NULL: none): the SPDK thread the channel's I/O runs on. Whoever
+	 * polls it (a reactor) may run the queue there as a poller; reap() then
+	 * leaves the polling to it.
+	 */
+	struct spdk_thread *(*spdk_thread)(struct engine_channel *c);
 };
 
 struct engine {

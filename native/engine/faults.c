@@ -221,6 +221,14 @@ static int faults_completion_fd(struct engine_channel *base)
 	return c->inner->engine->ops->completion_fd(c->inner);
 }
 
+/* The inner channel's SPDK thread, so a faulty SPDK disk runs on the reactors too. */
+static struct spdk_thread *faults_spdk_thread(struct engine_channel *base)
+{
+	struct faults_channel *c = (struct faults_channel *)base;
+	const struct engine_ops *in = c->inner->engine->ops;
+	return in->spdk_thread ? in->spdk_thread(c->inner) : NULL;
+}
+
 static const struct engine_ops faults_ops = {
 	.name = "faults",
 	.size = faults_size,
@@ -235,6 +243,7 @@ static const struct engine_ops faults_ops = {
 	.submit = faults_submit,
 	.reap = faults_reap,
 	.completion_fd = faults_completion_fd,
+	.spdk_thread = faults_spdk_thread,
 };
 
 struct engine *engine_faults_wrap(struct engine *inner)

@@ -2,7 +2,8 @@
  * The SPDK engine: a bdev (NVMe in production; malloc, aio, uring in tests)
  * behind the engine interface. Each channel is an SPDK thread of its own with
  * the bdev's I/O channel on it; the queue's worker drives it from reap() (SPDK
- * completes I/O only while its thread is polled), so while I/O is in flight
+ * completes I/O only while its thread is polled), or a reactor polls the
+ * thread with the queue running on it as a poller, so while I/O is in flight
  * the completion fd stays readable and the worker keeps polling instead of
  * sleeping. Offsets and lengths must be whole bdev blocks (4096 bytes on an
  * lvol): a misaligned request fails with -EINVAL rather than being widened.
@@ -290,8 +291,11 @@ static int spdk_reap(struct engine_channel *base, struct eng_completion *out, in
 {
 	struct spdk_channel *c = (struct spdk_channel *)base;
 	struct spdk_thread *prev = spdk_get_thread();
-	spdk_set_thread(c->thread);
-	spdk_thread_poll(c->thread, 0, 0);
+	if (prev != c->thread) {
+		/* A worker of its own polls the thread here; a reactor polling it runs us inside. */
+		spdk_set_thread(c->thread);
+		spdk_thread_poll(c->thread, 0, 0);
+	}
 	start_waiting(c);
 	spdk_set_thread(prev);
 	int n = 0;
@@ -309,6 +313,11 @@ static int spdk_completion_fd(struct engine_channel *base)
 	return ((struct spdk_channel *)base)->efd;
 }
 
+static struct spdk_thread *spdk_channel_thread(struct engine_channel *base)
+{
+	return ((struct spdk_channel *)base)->thread;
+}
+
 static const struct engine_ops spdk_ops = {
 	.name = "spdk",
 	.size = spdk_size,
@@ -323,6 +332,7 @@ static const struct engine_ops spdk_ops = {
 	.submit = spdk_submit,
 	.reap = spdk_reap,
 	.completion_fd = spdk_completion_fd,
+	.spdk_thread = spdk_channel_thread,
 };
 
 /* Opens the bdev named by opt->path; the SPDK host must run on this thread (spdk_host_start). */

@@ -10,6 +10,7 @@
 // serves a large-sector frontend in 4096-byte sectors and another in 512-byte ones (whole blocks).
 // The queues' bounce pages come from SPDK's DMA allocator (spdk_dma_zmalloc), as user-space NVMe needs.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { SimHost, bin, rpcOn } from '../harness/sim';
@@ -79,6 +80,14 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     if (r.status !== 0) throw new Error(`guest failed (${r.status ?? r.signal}): ${r.stdout.slice(-2000)} ${r.stderr.slice(-2000)}\n${host.daemonLog.slice(-3000)}`);
     return r.summary;
   }
+
+  test('reactors: $XENBLKD_SPDK_REACTORS when set (the suites run with 1 and 0 too), else one per CPU, at most 8', async () => {
+    const { reactors } = await host.rpc<any>('reactor_stats');
+    const knob = process.env.XENBLKD_SPDK_REACTORS;
+    if (knob) expect(reactors.length).toBe(Number(knob));
+    else expect(reactors.length).toBe(Math.min(8, os.availableParallelism()));
+    expect(host.daemonLog).toMatch(new RegExp(`SPDK reactors: ${reactors.length}`));
+  });
 
   test.each(['malloc0', 'aio0', 'uring0'])('%s: verified random read/write on 2 queues with indirect requests, persistent grants, discard and flush', async (bdev) => {
     const d = await spdkDisk(bdev);
@@ -197,5 +206,101 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     for (const name of [clone, vol, snap]) await spdkRpc('bdev_lvol_delete', { name });
     const left = await spdkRpc<any[]>('bdev_lvol_get_lvstores', { lvs_name: 'lvs0' });
     expect(left[0].free_clusters).toBe(left[0].total_data_clusters);
+  }, 90_000);
+});
+
+/** The names of the daemon's threads (/proc/<pid>/task/<tid>/comm). */
+function threadNames(pid: number): string[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((t) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+    } catch {
+      return ''; // a thread that just ended
+    }
+  });
+}
+
+// The SPDK reactors drive the queues (docs/spdk.md "Reactors"): with one reactor every queue of
+// every disk runs as a poller on it and no queue has a thread of its own; with none, each has.
+(HAVE_SPDK ? describe : describe.skip).each([1, 0])('xenblkd-spdk --spdk-reactors %i', (reactors) => {
+  let host: SimHost;
+  beforeAll(async () => {
+    host = await SimHost.start();
+    const config = {
+      subsystems: [
+        {
+          subsystem: 'bdev',
+          config: ['m0', 'm1'].map((name) => ({ method: 'bdev_malloc_create', params: { name, num_blocks: (32 * MiB) / 512, block_size: 512 } })),
+        },
+      ],
+    };
+    const configFile = path.join(host.dir, 'spdk.json');
+    fs.writeFileSync(configFile, JSON.stringify(config));
+    await host.startDaemon(['--queues', '4', '--spdk-config', configFile, '--spdk-reactors', String(reactors)], 'xenblkd-spdk');
+  }, 60_000);
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  test('two disks of 4 queues under load: who polls them', async () => {
+    const disks: { domid: number; name: string }[] = [];
+    for (const bdev of ['m0', 'm1']) {
+      const domid = host.nextDomid++;
+      host.toolstack('create-domain', String(domid));
+      host.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd', '--mode', 'w');
+      const name = `r-${bdev}`;
+      await host.rpc('disk_add', { name, backend: `backend/vbd/${domid}/51712`, engine: 'spdk', path: bdev });
+      disks.push({ domid, name });
+    }
+    const guests = disks.map((d) =>
+      host.guest(d.domid, ['--domid', String(d.domid), '--no-progress', '--verify', '--rw', 'randrw', '--bs', '4k', '--iodepth', '16', '--runtime', '3', '--size', `${16 * MiB}`, '--queues', '4', '--close']),
+    );
+    // Both guests connected and doing I/O: look at the daemon's threads then.
+    const busy = async () => {
+      for (const d of disks) {
+        const s = await host.rpc<any>('disk_stats', { name: d.name });
+        if (s.queues.length !== 4 || s.queues.some((q: any) => q.reads + q.writes === 0)) return false;
+      }
+      return true;
+    };
+    const until = Date.now() + 20_000;
+    while (!(await busy()) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const pid = host.daemon!.pid!;
+    const names = threadNames(pid);
+    const stats = await host.rpc<any>('reactor_stats');
+    const before = stats.reactors.map((r: any) => r.passes);
+    await new Promise((r) => setTimeout(r, 200));
+    const later = await host.rpc<any>('reactor_stats');
+    for (const { done } of guests) {
+      const r = await done;
+      if (r.status !== 0) throw new Error(`guest failed (${r.status ?? r.signal}): ${r.stdout.slice(-2000)} ${r.stderr.slice(-2000)}`);
+      expect(r.summary.errors.total).toBe(0);
+      expect(r.summary.verify.failures).toBe(0);
+    }
+    const queueThreads = names.filter((n) => /^xenblkd-q\d+$/.test(n)).length;
+    const reactorThreads = names.filter((n) => /^xenblkd-r\d+$/.test(n)).length;
+    if (reactors > 0) {
+      expect(reactorThreads).toBe(reactors);
+      expect(queueThreads).toBe(0);
+      expect(stats.reactors.length).toBe(reactors);
+      expect(stats.reactors.reduce((a: number, r: any) => a + r.threads, 0)).toBe(8);
+      // The reactors keep polling under load.
+      later.reactors.forEach((r: any, i: number) => expect(r.passes).toBeGreaterThan(before[i]));
+    } else {
+      expect(reactorThreads).toBe(0);
+      expect(queueThreads).toBe(8);
+      expect(stats.reactors).toEqual([]);
+    }
+    for (const d of disks) {
+      host.toolstack('destroy-domain', String(d.domid));
+      await host.rpc('disk_remove', { name: d.name }).catch(() => undefined);
+    }
+    // Removed queues leave the reactors; an idle reactor sleeps.
+    const after = await host.rpc<any>('reactor_stats');
+    for (const r of after.reactors) expect(r.threads).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = await host.rpc<any>('reactor_stats');
+    idle.reactors.forEach((r: any, i: number) => expect(r.sleeps).toBeGreaterThan(after.reactors[i].sleeps));
+    expect(threadNames(pid).filter((n) => /^xenblkd-q\d+$/.test(n)).length).toBe(0);
   }, 90_000);
 });
