@@ -87,6 +87,7 @@ struct daemon_spdk_options {
 	const char *rpc_socket;  /* where SPDK's own RPC server listens, or NULL */
 	int mem_mb;
 	bool hugepages;
+	const char *pci;  /* --spdk-pci: the one PCI device SPDK may probe (the SR's NVMe drive) */
 	int reactors; /* --spdk-reactors: 0 a thread per queue; -1 the default (CPUs, at most 8) */
 };
 int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t errlen);

@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		   "  --spdk-config FILE  start SPDK and create the bdevs FILE describes (SPDK's JSON\n"
 		   "                      configuration); disks then use {\"engine\": \"spdk\", \"path\": BDEV}\n"
 		   "  --spdk-mem MB --spdk-hugepages   SPDK's memory (default 1024 MiB, plain pages)\n"
+		   "  --spdk-pci ADDR     with hugepages: the one PCI device SPDK may probe (the NVMe drive)\n"
 		   "  --spdk-rpc PATH     serve SPDK's own RPC methods (bdev_lvol_*, ...) on PATH\n"
 		   "  --spdk-reactors N   threads polling the spdk disks' queues (default: the CPUs we may\n"
 		   "                      run on, at most 8, or $XENBLKD_SPDK_REACTORS; 0: a thread per queue)\n");
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
 			      .discard = true, .flush = true, .zero_copy = true, .pool_pages = 2048, .poll_us = 50 },
 	};
 	enum { OPT_DISK = 256, OPT_QUEUES, OPT_POLL, OPT_POOL, OPT_FAULTS, OPT_SPDK_CONFIG, OPT_SPDK_MEM, OPT_SPDK_HUGE, OPT_SPDK_RPC,
-	       OPT_SPDK_REACTORS };
+	       OPT_SPDK_REACTORS, OPT_SPDK_PCI };
 	struct daemon_spdk_options spdk = { .mem_mb = 1024, .reactors = -1 };
 	const char *reactors = getenv("XENBLKD_SPDK_REACTORS"); /* tests run whole suites with a count */
 	static const struct option opts[] = {
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
 		{ "allow-fault-injection", no_argument, NULL, OPT_FAULTS }, { "spdk-config", required_argument, NULL, OPT_SPDK_CONFIG },
 		{ "spdk-mem", required_argument, NULL, OPT_SPDK_MEM }, { "spdk-hugepages", no_argument, NULL, OPT_SPDK_HUGE },
 		{ "spdk-rpc", required_argument, NULL, OPT_SPDK_RPC }, { "spdk-reactors", required_argument, NULL, OPT_SPDK_REACTORS },
-		{ 0 }
+		{ "spdk-pci", required_argument, NULL, OPT_SPDK_PCI }, { 0 }
 	};
 	json_t *disks = json_array();
 	int c;
@@ -170,6 +171,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SPDK_MEM:
 			spdk.mem_mb = atoi(optarg);
+			break;
+		case OPT_SPDK_PCI:
+			spdk.pci = optarg;
 			break;
 		case OPT_SPDK_HUGE:
 			spdk.hugepages = true;

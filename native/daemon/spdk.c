@@ -41,7 +41,8 @@ int daemon_spdk_start(const struct daemon_spdk_options *o, char *err, size_t err
 		snprintf(err, errlen, "--spdk-config %s: out of memory", config_file);
 		return -1;
 	}
-	struct spdk_host_options opt = { .name = "xenblkd", .config_json = json, .no_huge = !o->hugepages, .mem_mb = o->mem_mb };
+	struct spdk_host_options opt = { .name = "xenblkd", .config_json = json, .no_huge = !o->hugepages, .mem_mb = o->mem_mb,
+					 .pci_allowed = o->pci };
 	/* DPDK pins the thread that starts it to its one core; every thread made later would inherit that. */
 	cpu_set_t cpus;
 	bool have_cpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0;

@@ -49,6 +49,16 @@ int spdk_host_start(const struct spdk_host_options *opt, char *err, size_t errle
 	env.no_huge = opt->no_huge;
 	env.mem_size = opt->mem_mb > 0 ? opt->mem_mb : 1024;
 	env.no_pci = opt->no_huge; /* user-space NVMe needs hugepages (DMA) */
+	/* The SR's drive and nothing else: DPDK would probe every PCI device it has a driver for. */
+	struct spdk_pci_addr allowed;
+	if (!env.no_pci && opt->pci_allowed) {
+		if (spdk_pci_addr_parse(&allowed, opt->pci_allowed) != 0) {
+			snprintf(err, errlen, "%s is not a PCI address", opt->pci_allowed);
+			return -1;
+		}
+		env.pci_allowed = &allowed;
+		env.num_pci_addr = 1;
+	}
 	env.core_mask = "0x1";
 	if (spdk_env_init(&env) < 0) {
 		snprintf(err, errlen, "SPDK env initialisation failed (memory %d MiB%s)", env.mem_size, opt->no_huge ? ", no hugepages" : "");

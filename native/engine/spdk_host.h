@@ -17,6 +17,7 @@ struct spdk_host_options {
 	const char *config_json; /* {"subsystems": [...]} creating the bdevs; may be NULL */
 	bool no_huge;            /* plain memory instead of hugepages */
 	int mem_mb;              /* memory SPDK reserves (MiB) */
+	const char *pci_allowed; /* with hugepages: the one PCI device (an NVMe drive) SPDK may probe; NULL: any */
 };
 
 /* 0, or -1 with a message in err. Once per process. */

@@ -102,7 +102,10 @@ test('bad configurations for SR.create and SR.attach', () => {
   expect(refused('SR.attach', { dbg: 'x', configuration: { path: host.srsDir } }).params[1]).toMatch(/sr_uuid/);
   expect(refused('SR.attach', { dbg: 'x', configuration: { path: host.srsDir, sr_uuid: 'other' } }).params[0]).toBe('SR_does_not_exist');
   // The SPDK store: its keys checked before anything starts.
-  expect(create({ nvme: '01:00.0' }).params[1]).toMatch(/not a PCI address/);
+  expect(create({ nvme: '01:00.0' }).params[1]).toMatch(/neither a PCI address/);
+  expect(create({ nvme: 'tcp://127.0.0.1:4420/not-an-nqn' }).params[1]).toMatch(/neither a PCI address/);
+  expect(create({ nvme: 'tcp://300.0.0.1:4420/nqn.2026-12.test:x' }).params[1]).toMatch(/bad address or port/);
+  expect(create({ nvme: 'tcp://127.0.0.1:70000/nqn.2026-12.test:x' }).params[1]).toMatch(/bad address or port/);
   expect(create({ bdev: '{"method":"bdev_nvme_attach_controller","params":{"name":"x"}}' }).params[0]).toBe('Invalid_configuration');
   expect(create({ path: host.srsDir, nvme: '0000:01:00.0' }).params[0]).toBe('Invalid_configuration'); // not both stores
   // Without the SPDK daemon (built only where SPDK is installed) an SPDK SR cannot be made here: said so.

@@ -245,7 +245,7 @@ function spdkDaemons(x: XapiSim): number[] {
       x.host.call('volume', 'SR.create', { dbg: 'test', uuid: newUuid(), configuration, name: 'n', description: '' }, T.configuration);
     expect(() => create({ bdev: 'not json' })).toThrow(/Invalid_configuration.*not JSON/);
     expect(() => create({ bdev: JSON.stringify({ method: 'bdev_nvme_attach_controller', params: { name: 'x' } }) })).toThrow(/Invalid_configuration/);
-    expect(() => create({ nvme: 'zz:00' })).toThrow(/not a PCI address/);
+    expect(() => create({ nvme: 'zz:00' })).toThrow(/neither a PCI address/);
     expect(() => create({ nvme: '0000:01:00.0', bdev: config.bdev })).toThrow(/not both/);
     // No such drive here (and no hugepages, or no controller at that address): SPDK's own reason, the daemon gone.
     expect(() => create({ nvme: '0000:00:1f.7' })).toThrow(/IO_error.*cannot start the SPDK daemon for NVMe 0000:00:1f.7.*(hugepage|No controller)/);

@@ -68,6 +68,7 @@ export function ensureRunning(device: SpdkDevice, p: SrDaemonPaths): boolean {
   fs.mkdirSync(path.dirname(p.log), { recursive: true });
   const args = ['--socket', p.control, '--platform', config().platform, '--spdk-config', p.config, '--spdk-rpc', p.spdk, '--spdk-mem', String(config().spdkMemMb)];
   if (device.hugepages) args.push('--spdk-hugepages');
+  if (device.pci) args.push('--spdk-pci', device.pci);
   let pid: number;
   try {
     pid = startDaemon(xenblkdPath(EXE), args, p.log, config().daemonStartMs);

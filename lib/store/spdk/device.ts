@@ -1,5 +1,6 @@
 // What an SPDK SR lives on, from its device-config: an NVMe drive SPDK takes
-// over (nvme=<PCI address>), or, for tests and hosts without a spare drive, a
+// over (nvme=<PCI address>) or reaches over NVMe/TCP (nvme=tcp://...), or, for
+// tests and hosts without a spare drive, a
 // bdev described as one SPDK creation call (bdev=<JSON>). Either becomes the
 // SPDK JSON configuration its daemon starts with; the lvol store sits on the
 // resulting base bdev.
@@ -18,16 +19,19 @@ export interface SpdkDevice {
   bdevConfig: object[];
   /** User-space NVMe needs DMA-able hugepages; the test bdevs run on plain memory. */
   hugepages: boolean;
+  /** The PCI device SPDK may probe (the drive), when it owns one. */
+  pci?: string;
 }
 
 /** The keys of this store, as Plugin.Query describes them. */
 export const SPDK_STORE_CONFIGURATION: Configuration = {
-  nvme: 'PCI address of an NVMe drive SPDK takes over for the SR (0000:01:00.0); unbind it from the kernel (vfio-pci) first',
+  nvme: 'PCI address of an NVMe drive SPDK takes over for the SR (0000:01:00.0; unbind it from the kernel, vfio-pci, first), or an NVMe/TCP subsystem: tcp://<IPv4 address>:<port>/<subsystem NQN> (its first namespace)',
   bdev: 'Instead of nvme, for tests: one SPDK bdev creation call as JSON, {"method": "bdev_aio_create", "params": {"name": ..., "filename": ..., "block_size": 512}}',
   force: 'true to create the SR over an lvol store the device already holds (it is destroyed)',
 };
 
 const PCI_ADDRESS = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
+const NVME_TCP = /^tcp:\/\/(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\/(nqn\.[A-Za-z0-9.:_-]{1,200})$/;
 const BDEV_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** The controller name SPDK derives the namespace bdev from (<name>n1). */
 const NVME_CONTROLLER = 'xapi';
@@ -62,14 +66,25 @@ export function deviceOf(configuration: Configuration): SpdkDevice {
   const { nvme, bdev } = configuration;
   if (nvme !== undefined && bdev !== undefined) throw errors.invalidConfiguration('give either device-config:nvme or device-config:bdev, not both');
   let described: Omit<SpdkDevice, 'id'>;
-  if (nvme !== undefined) {
-    if (!PCI_ADDRESS.test(nvme)) throw errors.invalidConfiguration(`nvme ${JSON.stringify(nvme)} is not a PCI address like 0000:01:00.0`);
+  const tcp = nvme === undefined ? null : NVME_TCP.exec(nvme);
+  if (tcp) {
+    const [, traddr, port, subnqn] = tcp;
+    if (traddr.split('.').some((o) => Number(o) > 255) || Number(port) < 1 || Number(port) > 65535) throw errors.invalidConfiguration(`nvme ${JSON.stringify(nvme)}: bad address or port`);
+    described = {
+      label: `NVMe/TCP ${traddr}:${port} ${subnqn}`,
+      baseBdev: `${NVME_CONTROLLER}n1`,
+      bdevConfig: [{ method: 'bdev_nvme_attach_controller', params: { name: NVME_CONTROLLER, trtype: 'TCP', adrfam: 'IPv4', traddr, trsvcid: port, subnqn } }],
+      hugepages: false, // no DMA: the NVMe driver speaks to the target over a socket
+    };
+  } else if (nvme !== undefined) {
+    if (!PCI_ADDRESS.test(nvme)) throw errors.invalidConfiguration(`nvme ${JSON.stringify(nvme)} is neither a PCI address like 0000:01:00.0 nor tcp://<IPv4>:<port>/<NQN>`);
     const traddr = nvme.toLowerCase();
     described = {
       label: `NVMe ${traddr}`,
       baseBdev: `${NVME_CONTROLLER}n1`,
       bdevConfig: [{ method: 'bdev_nvme_attach_controller', params: { name: NVME_CONTROLLER, trtype: 'PCIe', traddr } }],
       hugepages: true,
+      pci: traddr,
     };
   } else if (bdev !== undefined) {
     const { name, call } = describeBdev(bdev);

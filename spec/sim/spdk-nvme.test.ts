@@ -1,0 +1,94 @@
+// An SPDK SR on an NVMe drive, through SPDK's NVMe driver: the drive is a
+// namespace that SPDK's own NVMe-oF target (nvmf_tgt, from the same SPDK
+// installation) serves over TCP, since these machines have no NVMe device
+// to hand to user space. `device-config:nvme=tcp://...` makes the SR's
+// daemon attach the controller (bdev_nvme_attach_controller) and put the lvol
+// store on its first namespace; a VM then runs on an lvol of it with
+// verified data. What this does not reach: PCIe, vfio and hugepage DMA.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { T } from '../harness/rpclib';
+import type { Volume } from '../harness/fixtures';
+import { bin, rpcOn, terminate } from '../harness/sim';
+import { XapiSim } from '../harness/xapi';
+
+const MiB = 1024 * 1024;
+const HAVE_SPDK = fs.existsSync(bin('xenblkd-spdk'));
+
+/** nvmf_tgt of the SPDK installation pkg-config finds (the prefix native/Makefile builds against). */
+function findNvmfTgt(): { tgt: string; libdir: string } | undefined {
+  const env = { ...process.env, PKG_CONFIG_PATH: [process.env.PKG_CONFIG_PATH, '/usr/local/lib/pkgconfig', '/opt/spdk/lib/pkgconfig'].filter(Boolean).join(':') };
+  // SPDK's .pc files name no prefix: its library directory's parent is one.
+  const r = spawnSync('pkg-config', ['--libs-only-L', 'spdk_bdev'], { env, encoding: 'utf8' });
+  const libdir = r.status === 0 ? /-L(\S+)/.exec(r.stdout)?.[1] : undefined;
+  const tgt = libdir ? path.join(path.dirname(libdir), 'bin', 'nvmf_tgt') : '';
+  return libdir && fs.existsSync(tgt) ? { tgt, libdir } : undefined;
+}
+const NVMF_TGT = HAVE_SPDK ? findNvmfTgt() : undefined;
+if (!NVMF_TGT) console.log('no xenblkd-spdk or no SPDK nvmf_tgt: the NVMe SR test is skipped');
+
+(NVMF_TGT ? describe : describe.skip)('an SPDK SR on an NVMe namespace (NVMe/TCP from SPDK nvmf_tgt)', () => {
+  const nqn = 'nqn.2026-12.io.xapi-storage-spdk:test';
+  const port = 20000 + (process.pid % 10000);
+  let dir: string;
+  let tgt: ChildProcess;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync('/tmp/nvmf-');
+    const sock = path.join(dir, 'tgt.sock');
+    // Its binaries carry no run path to SPDK's libraries; no PCI probing, no core locks.
+    tgt = spawn(NVMF_TGT!.tgt, ['--no-huge', '--no-pci', '-s', '1024', '-m', '0x1', '-r', sock, '--disable-cpumask-locks'], {
+      stdio: 'ignore',
+      env: { ...process.env, LD_LIBRARY_PATH: NVMF_TGT!.libdir },
+    });
+    for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    const rpc = (method: string, params?: object) => rpcOn(sock, method, params);
+    await rpc('nvmf_create_transport', { trtype: 'TCP' });
+    await rpc('bdev_malloc_create', { name: 'ns0', num_blocks: (256 * MiB) / 512, block_size: 512 });
+    await rpc('nvmf_create_subsystem', { nqn, allow_any_host: true, serial_number: 'XAPI0001' });
+    await rpc('nvmf_subsystem_add_ns', { nqn, namespace: { bdev_name: 'ns0' } });
+    await rpc('nvmf_subsystem_add_listener', { nqn, listen_address: { trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: String(port) } });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (tgt) await terminate(tgt, 10_000);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sr-create on the namespace, a VM with verified I/O and flushes, snapshot and clone, then everything gone', async () => {
+    const nvme = `tcp://127.0.0.1:${port}/${nqn}`;
+    const x = await XapiSim.start('spdk-nvme-', () => ({ nvme }));
+    try {
+      const call = <R>(method: string, args: object, type = T.unit) => x.host.call<R>('volume', method, { dbg: 'test', sr: x.sr, ...args }, type);
+      const sr = call<any>('SR.stat', {}, T.srStat);
+      expect(sr.total_space).toBeGreaterThan(200 * MiB);
+      const vol = call<Volume>('Volume.create', { name: 'on-nvme', description: '', size: 64 * MiB, sharable: false }, T.volume);
+      const domid = 31;
+      const vm = x.vmStart(vol.key, domid);
+      const state = path.join(x.host.dir, 'nvme.state');
+      const { done } = x.sim.guest(domid, ['--domid', String(domid), '--devid', '51712', '--no-progress', '--verify', '--verify-state', state, '--rw', 'randrw', '--bs', '16k', '--iodepth', '8', '--ios', '1500', '--size', `${32 * MiB}`, '--queues', '2', '--flush-every', '20', '--close']);
+      const r = await done;
+      if (r.status !== 0) throw new Error(`guest failed: ${r.stdout.slice(-1500)} ${r.stderr.slice(-1500)}\n${x.daemonLogs().slice(-3000)}`);
+      expect(r.summary.errors.total).toBe(0);
+      expect(r.summary.features.flush).toBe(true);
+      // The SR's daemon drives the NVMe controller: the lvol store sits on its namespace bdev.
+      expect(x.daemonLogs()).toMatch(/SPDK started/);
+      expect(x.daemonLogs()).not.toMatch(/PCI device/); // over TCP, SPDK probes no PCI device
+      const snap = call<Volume>('Volume.snapshot', { key: vol.key }, T.volume);
+      x.vmShutdown(vol.key, vm);
+      const clone = call<Volume>('Volume.clone', { key: snap.key }, T.volume);
+      const vm2 = x.vmStart(clone.key, domid + 1);
+      const again = await x.sim.guest(domid + 1, ['--domid', String(domid + 1), '--devid', '51712', '--no-progress', '--verify', '--verify-state', state, '--rw', 'randread', '--bs', '4k', '--ios', '300', '--size', `${32 * MiB}`, '--close']).done;
+      expect(again.summary.errors.total).toBe(0);
+      x.vmShutdown(clone.key, vm2);
+      for (const key of [clone.key, snap.key, vol.key]) call('Volume.destroy', { key });
+      const after = call<any>('SR.stat', {}, T.srStat);
+      expect(after.free_space).toBe(after.total_space);
+      x.host.call('volume', 'SR.detach', { dbg: 'test', sr: x.sr }, T.unit);
+      expect(x.leftovers()).toEqual({ daemons: [], files: [] });
+    } finally {
+      await x.stop();
+    }
+  }, 180_000);
+});
