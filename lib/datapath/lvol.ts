@@ -29,6 +29,8 @@ interface Served {
   t: LvolTarget;
   lvol: Lvol;
   daemon: SrDaemonPaths;
+  /** disk_add's parameters for the volume's lvol on this SR. */
+  engine: { engine: 'spdk'; path: string; readonly: boolean; flush_nvme?: string };
 }
 
 /** The volume's lvol, with the SR's daemon running (restarted if it died; then every volume's disks come back). */
@@ -41,7 +43,8 @@ function serve(t: LvolTarget): Served {
     if (!store) throw errors.srDoesNotExist(`SR ${t.srUuid} is gone from ${device.label}`);
     const lvol = hides(load(t.srUuid), t.key) ? undefined : lvolsOf(daemon, store).get(t.key);
     if (!lvol) throw errors.volumeDoesNotExist(t.key);
-    return { t, lvol, daemon };
+    const engine = { engine: 'spdk' as const, path: lvol.alias, readonly: lvol.readOnly, ...(device.flushNvme ? { flush_nvme: device.flushNvme } : {}) };
+    return { t, lvol, daemon, engine };
   });
   if (started) restoreDisks(t.srUuid, t.key);
   return served;
@@ -54,13 +57,12 @@ function call(s: Served, method: string, params: object): unknown {
 /** Adds whatever of the volume's disks the daemon lacks: the NBD export, and each attached guest's. */
 function ensureDisks(s: Served, p: VolumePaths, st: VolumeState): void {
   const have = new Set((servedDisks(s.daemon) ?? []).map((d) => d.name));
-  const readonly = s.lvol.readOnly;
   if (!have.has(s.t.key)) fs.rmSync(p.nbd, { force: true }); // a dead daemon's socket
-  if (!have.has(s.t.key)) call(s, 'disk_add', { name: s.t.key, engine: 'spdk', path: s.lvol.alias, readonly, nbd_socket: p.nbd });
+  if (!have.has(s.t.key)) call(s, 'disk_add', { name: s.t.key, ...s.engine, nbd_socket: p.nbd });
   for (const a of st.attachments) {
     const domid = guestDomid(a.domain);
     if (domid === undefined || have.has(guestDisk(s.t.key, domid))) continue;
-    call(s, 'disk_add', { name: guestDisk(s.t.key, domid), engine: 'spdk', path: s.lvol.alias, readonly, claim: { domid, value: p.id }, paused: !a.active });
+    call(s, 'disk_add', { name: guestDisk(s.t.key, domid), ...s.engine, claim: { domid, value: p.id }, paused: !a.active });
   }
 }
 

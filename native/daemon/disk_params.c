@@ -45,7 +45,7 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 	static const char *const known[] = { "name", "backend", "claim", "engine", "path", "readonly", "paused", "size",
 					     "queues", "max_ring_order", "max_indirect_segments", "persistent",
 					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", "block_size",
-					     NULL };
+					     "flush_nvme", NULL };
 	memset(out, 0, sizeof(*out));
 	const char *unknown = params_unknown_member(params, known);
 	if (unknown) {
@@ -122,6 +122,16 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 		snprintf(msg, msglen, "path (a file or block device; the bdev name for spdk) is required for the %s engine", cfg->engine);
 		return -1;
 	}
+	json_t *flush_nvme = json_object_get(params, "flush_nvme");
+	if (flush_nvme && (!json_is_string(flush_nvme) || !json_string_value(flush_nvme)[0])) {
+		snprintf(msg, msglen, "flush_nvme must name an NVMe namespace bdev");
+		return -1;
+	}
+	if (flush_nvme && strcmp(cfg->engine, "spdk") != 0) {
+		snprintf(msg, msglen, "flush_nvme is for the spdk engine");
+		return -1;
+	}
+	cfg->flush_nvme = flush_nvme ? json_string_value(flush_nvme) : NULL;
 	json_t *nbd_socket = json_object_get(params, "nbd_socket");
 	if (nbd_socket && !json_is_string(nbd_socket)) {
 		snprintf(msg, msglen, "nbd_socket must be a path");

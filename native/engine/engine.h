@@ -90,6 +90,12 @@ struct engine_options {
 	 * device has its own (BLKSSZGET): any other value is refused.
 	 */
 	uint32_t block_size;
+	/*
+	 * spdk: the NVMe namespace bdev under `path` whose volatile write cache a
+	 * flush must commit, since an lvol passes no flush down (docs/spdk.md
+	 * "Flush on lvols"); NULL for none.
+	 */
+	const char *flush_nvme;
 };
 
 /* "uring" or "null"; NULL with *err set to a message on failure. */

@@ -9,18 +9,28 @@
  * lvol): a misaligned request fails with -EINVAL rather than being widened.
  * Requests SPDK cannot take now (-ENOMEM: its bdev_io pool) stay queued and
  * are retried at the next pass. Needs spdk_host_start() on the calling thread.
+ *
+ * An lvol has no FLUSH and its blobstore never flushes the drive under it, so
+ * with `flush_nvme` a flush becomes an NVMe Flush on that namespace, sent on
+ * an I/O queue pair each channel owns (the namespace's bdev is claimed by the
+ * lvol store; a read-only descriptor still reaches its namespace).
  */
 #include "engine/engine.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <spdk/bdev.h>
 #include <spdk/env.h>
+#include <spdk/nvme.h>
 #include <spdk/thread.h>
+
+/* The I/O queue pair of a channel carries flushes only: a few suffice; more wait (-ENOMEM). */
+#define FLUSH_QUEUE_SIZE 16
 
 struct spdk_engine {
 	struct engine base;
@@ -29,6 +39,10 @@ struct spdk_engine {
 	uint32_t block;
 	bool readonly;
 	unsigned channels; /* names the channels' SPDK threads */
+	/* flush_nvme: held open so that the controller outlives our queue pairs. */
+	struct spdk_bdev_desc *nvme_desc;
+	struct spdk_nvme_ns *nvme_ns;
+	bool nvme_cache; /* the controller has a volatile write cache: flushes must reach it */
 };
 
 struct spdk_channel;
@@ -46,6 +60,8 @@ struct spdk_channel {
 	unsigned nfree;
 	struct spdk_thread *thread;
 	struct spdk_io_channel *io;
+	struct spdk_nvme_qpair *qpair; /* flush_nvme's, with nvme_inflight flushes on it */
+	unsigned nvme_inflight;
 	int efd;
 	unsigned depth;
 	unsigned inflight;
@@ -99,6 +115,8 @@ static bool spdk_can_discard(struct engine *e)
 static void spdk_close(struct engine *e)
 {
 	struct spdk_engine *s = se(e);
+	if (s->nvme_desc)
+		spdk_bdev_close(s->nvme_desc);
 	spdk_bdev_close(s->desc);
 	free(s);
 }
@@ -126,6 +144,23 @@ static void io_done(struct spdk_bdev_io *bio, bool ok, void *arg)
 	c->inflight--;
 }
 
+static void nvme_flush_done(void *arg, const struct spdk_nvme_cpl *cpl)
+{
+	struct spdk_slot *slot = arg;
+	struct spdk_channel *c = slot->chan;
+	c->nvme_inflight--;
+	complete(c, slot->cookie, spdk_nvme_cpl_is_error(cpl) ? -EIO : 0);
+	c->free_slots[c->nfree++] = (unsigned)(slot - c->slots);
+	c->inflight--;
+}
+
+/* Completes what the queue pair finished; a pair failed at the transport is reconnected (its flushes fail). */
+static void poll_nvme(struct spdk_channel *c)
+{
+	if (c->nvme_inflight && spdk_nvme_qpair_process_completions(c->qpair, 0) == -ENXIO)
+		spdk_nvme_ctrlr_reconnect_io_qpair(c->qpair);
+}
+
 /* Frees a channel, whole or half-made: its SPDK thread gives back the I/O channel and exits. */
 static void channel_free(struct spdk_channel *c)
 {
@@ -133,8 +168,14 @@ static void channel_free(struct spdk_channel *c)
 		struct spdk_thread *prev = spdk_get_thread();
 		spdk_set_thread(c->thread);
 		/* The queue waits for its I/O before closing; whatever SPDK still holds completes here. */
-		while (c->inflight)
+		while (c->inflight > c->nvme_inflight)
 			spdk_thread_poll(c->thread, 0, 0);
+		uint64_t give_up = spdk_get_ticks() + spdk_get_ticks_hz();
+		while (c->nvme_inflight && spdk_get_ticks() < give_up)
+			poll_nvme(c);
+		/* Freeing the pair completes whatever it still held (aborted) through nvme_flush_done. */
+		if (c->qpair)
+			spdk_nvme_ctrlr_free_io_qpair(c->qpair);
 		if (c->io)
 			spdk_put_io_channel(c->io);
 		spdk_thread_exit(c->thread);
@@ -178,7 +219,15 @@ static struct engine_channel *spdk_channel_open(struct engine *e, unsigned depth
 		c->io = spdk_bdev_get_io_channel(s->desc);
 		spdk_set_thread(prev);
 	}
-	if (c->efd < 0 || !c->waiting || !c->done || !c->slots || !c->free_slots || !c->thread || !c->io) {
+	if (s->nvme_cache) {
+		struct spdk_nvme_ctrlr *ctrlr = spdk_nvme_ns_get_ctrlr(s->nvme_ns);
+		struct spdk_nvme_io_qpair_opts o;
+		spdk_nvme_ctrlr_get_default_io_qpair_opts(ctrlr, &o, sizeof(o));
+		o.io_queue_size = o.io_queue_requests = FLUSH_QUEUE_SIZE;
+		c->qpair = spdk_nvme_ctrlr_alloc_io_qpair(ctrlr, &o, sizeof(o));
+	}
+	if (c->efd < 0 || !c->waiting || !c->done || !c->slots || !c->free_slots || !c->thread || !c->io ||
+	    (s->nvme_cache && !c->qpair)) {
 		channel_free(c);
 		return NULL;
 	}
@@ -230,6 +279,17 @@ static int start_io(struct spdk_channel *c, const struct eng_io *io)
 		rc = spdk_bdev_writev_blocks(s->desc, c->io, (struct iovec *)io->iov, (int)io->iovcnt, lba, blocks, io_done, slot);
 		break;
 	case ENG_FLUSH:
+		if (s->nvme_ns) {
+			/* Writes completed before this are on the namespace; its cache, if any, still holds them. */
+			if (!s->nvme_cache) {
+				complete(c, io->cookie, 0);
+				return 0;
+			}
+			rc = spdk_nvme_ns_cmd_flush(s->nvme_ns, c->qpair, nvme_flush_done, slot);
+			if (rc == 0)
+				c->nvme_inflight++;
+			break;
+		}
 		/* lvol and uring bdevs have no FLUSH: their writes are complete when acknowledged. */
 		if (!spdk_bdev_io_type_supported(s->bdev, SPDK_BDEV_IO_TYPE_FLUSH)) {
 			complete(c, io->cookie, 0);
@@ -296,6 +356,7 @@ static int spdk_reap(struct engine_channel *base, struct eng_completion *out, in
 		spdk_set_thread(c->thread);
 		spdk_thread_poll(c->thread, 0, 0);
 	}
+	poll_nvme(c);
 	start_waiting(c);
 	spdk_set_thread(prev);
 	int n = 0;
@@ -335,6 +396,30 @@ static const struct engine_ops spdk_ops = {
 	.spdk_thread = spdk_channel_thread,
 };
 
+static void nvme_bdev_event(enum spdk_bdev_event_type type, struct spdk_bdev *bdev, void *ctx)
+{
+	/* Closed with the engine: until then the namespace, and so our queue pairs' controller, stays. */
+	(void)type;
+	(void)bdev;
+	(void)ctx;
+}
+
+/* Finds the namespace behind the NVMe bdev `name`; the engine sends it flushes when it has a write cache. */
+static int open_flush_nvme(struct spdk_engine *s, const char *name, const char **err)
+{
+	if (spdk_bdev_open_ext(name, false, nvme_bdev_event, s, &s->nvme_desc) != 0) {
+		*err = "flush_nvme: no such SPDK bdev";
+		return -1;
+	}
+	struct spdk_bdev *nb = spdk_bdev_desc_get_bdev(s->nvme_desc);
+	if (strcmp(spdk_bdev_get_module_name(nb), "nvme") != 0 || !(s->nvme_ns = spdk_bdev_get_module_ctx(s->nvme_desc))) {
+		*err = "flush_nvme: not an NVMe namespace bdev";
+		return -1;
+	}
+	s->nvme_cache = spdk_nvme_ctrlr_get_data(spdk_nvme_ns_get_ctrlr(s->nvme_ns))->vwc.present;
+	return 0;
+}
+
 /* Opens the bdev named by opt->path; the SPDK host must run on this thread (spdk_host_start). */
 struct engine *engine_spdk_open(const struct engine_options *opt, const char **err);
 struct engine *engine_spdk_open(const struct engine_options *opt, const char **err)
@@ -357,5 +442,9 @@ struct engine *engine_spdk_open(const struct engine_options *opt, const char **e
 	}
 	s->bdev = spdk_bdev_desc_get_bdev(s->desc);
 	s->block = spdk_bdev_get_block_size(s->bdev);
+	if (opt->flush_nvme && open_flush_nvme(s, opt->flush_nvme, err) != 0) {
+		spdk_close(&s->base);
+		return NULL;
+	}
 	return &s->base;
 }

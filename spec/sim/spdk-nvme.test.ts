@@ -4,7 +4,10 @@
 // to hand to user space. `device-config:nvme=tcp://...` makes the SR's
 // daemon attach the controller (bdev_nvme_attach_controller) and put the lvol
 // store on its first namespace; a VM then runs on an lvol of it with
-// verified data. What this does not reach: PCIe, vfio and hugepage DMA.
+// verified data. The namespace sits on an error bdev, so the target can fail
+// flushes on demand: that shows a guest's flush reaching the namespace, which
+// the lvol above it would not pass down (docs/spdk.md "Flush on lvols").
+// What this does not reach: PCIe, vfio and hugepage DMA.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,8 +34,10 @@ if (!NVMF_TGT) console.log('no xenblkd-spdk or no SPDK nvmf_tgt: the NVMe SR tes
 (NVMF_TGT ? describe : describe.skip)('an SPDK SR on an NVMe namespace (NVMe/TCP from SPDK nvmf_tgt)', () => {
   const nqn = 'nqn.2026-12.io.xapi-storage-spdk:test';
   const port = 20000 + (process.pid % 10000);
+  const NAMESPACE_BDEV = 'EE_ns0'; // bdev_error_create's name for the error bdev over ns0
   let dir: string;
   let tgt: ChildProcess;
+  const tgtRpc = (method: string, params?: object) => rpcOn(path.join(dir, 'tgt.sock'), method, params);
 
   beforeAll(async () => {
     dir = fs.mkdtempSync('/tmp/nvmf-');
@@ -46,8 +51,9 @@ if (!NVMF_TGT) console.log('no xenblkd-spdk or no SPDK nvmf_tgt: the NVMe SR tes
     const rpc = (method: string, params?: object) => rpcOn(sock, method, params);
     await rpc('nvmf_create_transport', { trtype: 'TCP' });
     await rpc('bdev_malloc_create', { name: 'ns0', num_blocks: (256 * MiB) / 512, block_size: 512 });
+    await rpc('bdev_error_create', { base_name: 'ns0' });
     await rpc('nvmf_create_subsystem', { nqn, allow_any_host: true, serial_number: 'XAPI0001' });
-    await rpc('nvmf_subsystem_add_ns', { nqn, namespace: { bdev_name: 'ns0' } });
+    await rpc('nvmf_subsystem_add_ns', { nqn, namespace: { bdev_name: NAMESPACE_BDEV } });
     await rpc('nvmf_subsystem_add_listener', { nqn, listen_address: { trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: String(port) } });
   }, 60_000);
 
@@ -82,6 +88,16 @@ if (!NVMF_TGT) console.log('no xenblkd-spdk or no SPDK nvmf_tgt: the NVMe SR tes
       const again = await x.sim.guest(domid + 1, ['--domid', String(domid + 1), '--devid', '51712', '--no-progress', '--verify', '--verify-state', state, '--rw', 'randread', '--bs', '4k', '--ios', '300', '--size', `${32 * MiB}`, '--close']).done;
       expect(again.summary.errors.total).toBe(0);
       x.vmShutdown(clone.key, vm2);
+
+      // The target now fails every flush: a guest's flush reaches the namespace, so it fails, and
+      // blkfront takes an error on an empty flush as "no flush here" (not an I/O error).
+      await tgtRpc('bdev_error_inject_error', { name: NAMESPACE_BDEV, io_type: 'flush', error_type: 'failure', num: 1000 });
+      const vm3 = x.vmStart(vol.key, domid + 2);
+      const failing = await x.sim.guest(domid + 2, ['--domid', String(domid + 2), '--devid', '51712', '--no-progress', '--rw', 'randwrite', '--bs', '4k', '--ios', '200', '--size', `${32 * MiB}`, '--flush-every', '10', '--close']).done;
+      expect(failing.summary.features.flush_disabled_by_backend).toBe(true);
+      expect(failing.summary.errors.total).toBe(0);
+      await tgtRpc('bdev_error_inject_error', { name: NAMESPACE_BDEV, io_type: 'clear', error_type: 'failure' });
+      x.vmShutdown(vol.key, vm3);
       for (const key of [clone.key, snap.key, vol.key]) call('Volume.destroy', { key });
       const after = call<any>('SR.stat', {}, T.srStat);
       expect(after.free_space).toBe(after.total_space);

@@ -162,6 +162,13 @@ test('plain xenblkd refuses --spdk-config and an spdk disk with clear messages',
     host.toolstack('create-domain', String(domid));
     host.toolstack('add-vbd', String(domid), '51712', '--kind', 'vbd', '--mode', 'w');
     await expect(host.rpc('disk_add', { name: 'nobdev', backend: `backend/vbd/${domid}/51712`, engine: 'spdk', path: 'no-such-bdev' })).rejects.toThrow(/no such SPDK bdev/);
+    // The namespace a flush must reach (flush_nvme) has to be an NVMe bdev, and is for spdk only.
+    const onAio = { name: 'badflush', backend: `backend/vbd/${domid}/51712`, engine: 'spdk', path: 'aio0' };
+    await expect(host.rpc('disk_add', { ...onAio, flush_nvme: 'no-such-bdev' })).rejects.toThrow(/flush_nvme: no such SPDK bdev/);
+    await expect(host.rpc('disk_add', { ...onAio, flush_nvme: 'aio0' })).rejects.toThrow(/flush_nvme: not an NVMe namespace bdev/);
+    await expect(host.rpc('disk_add', { ...onAio, flush_nvme: 7 })).rejects.toThrow(/flush_nvme must name/);
+    await expect(host.rpc('disk_add', { ...onAio, engine: 'null', size: 1 << 20, flush_nvme: 'aio0' })).rejects.toThrow(/flush_nvme is for the spdk engine/);
+    expect((await host.rpc<any[]>('disk_list')).map((d) => d.name)).not.toContain('badflush');
     expect(host.daemon!.exitCode).toBeNull();
   });
 

@@ -15,6 +15,8 @@ export interface SpdkDevice {
   label: string;
   /** The bdev the lvol store is made on. */
   baseBdev: string;
+  /** The NVMe namespace bdev a flush on a volume must reach: lvols pass no flush down (docs/spdk.md). */
+  flushNvme?: string;
   /** SPDK's bdev subsystem configuration: the calls that create the base bdev. */
   bdevConfig: object[];
   /** User-space NVMe needs DMA-able hugepages; the test bdevs run on plain memory. */
@@ -73,6 +75,7 @@ export function deviceOf(configuration: Configuration): SpdkDevice {
     described = {
       label: `NVMe/TCP ${traddr}:${port} ${subnqn}`,
       baseBdev: `${NVME_CONTROLLER}n1`,
+      flushNvme: `${NVME_CONTROLLER}n1`,
       bdevConfig: [{ method: 'bdev_nvme_attach_controller', params: { name: NVME_CONTROLLER, trtype: 'TCP', adrfam: 'IPv4', traddr, trsvcid: port, subnqn } }],
       hugepages: false, // no DMA: the NVMe driver speaks to the target over a socket
     };
@@ -82,6 +85,7 @@ export function deviceOf(configuration: Configuration): SpdkDevice {
     described = {
       label: `NVMe ${traddr}`,
       baseBdev: `${NVME_CONTROLLER}n1`,
+      flushNvme: `${NVME_CONTROLLER}n1`,
       bdevConfig: [{ method: 'bdev_nvme_attach_controller', params: { name: NVME_CONTROLLER, trtype: 'PCIe', traddr } }],
       hugepages: true,
       pci: traddr,
