@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Tools the plugins call at run time, and what builds, tests and benchmarks (fio) need.
-PACKAGES="xfsprogs e2fsprogs util-linux coreutils make python3 gcc libc6-dev pkg-config libxen-dev liburing-dev libjansson-dev xenstore-utils qemu-utils libnbd-bin clang-14 libclang-rt-14-dev fio"
+PACKAGES="xfsprogs e2fsprogs util-linux coreutils make python3 gcc libc6-dev pkg-config libxen-dev liburing-dev libjansson-dev zlib1g-dev xenstore-utils qemu-utils libnbd-bin clang-14 libclang-rt-14-dev fio"
 
 missing=""
 for p in $PACKAGES; do

@@ -65,6 +65,8 @@ void xsconn_lost(struct daemon *d, int err);
 
 /* disk_inject_error and disk_clear_errors (faults.c); NULL with *code and msg on error. */
 json_t *daemon_fault_rpc(struct daemon *d, const char *method, json_t *params, int *code, char *msg, size_t msglen);
+/* meta_slots.h through the control socket: meta_read {engine, path, flush_nvme} and meta_write {..., data}. */
+json_t *daemon_meta_rpc(const char *method, json_t *params, int *code, char *msg, size_t msglen);
 /* The fault-injection part of disk_stats, or NULL when the disk's engine is not wrapped. */
 json_t *daemon_fault_stats(const struct vbd *v);
 

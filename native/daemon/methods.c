@@ -1,6 +1,6 @@
 /*
  * The control socket's methods: disk_add, disk_remove, disk_list,
- * disk_pause, disk_resume, disk_resize, disk_stats, reactor_stats, shutdown. Parameters are
+ * disk_pause, disk_resume, disk_resize, disk_stats, meta_read, meta_write, reactor_stats, shutdown. Parameters are
  * checked strictly; errors are JSON-RPC errors with clear messages.
  */
 #include <errno.h>
@@ -284,6 +284,8 @@ json_t *daemon_rpc(void *ctx, const char *method, json_t *params, int *code, cha
 	}
 	if (strcmp(method, "disk_inject_error") == 0 || strcmp(method, "disk_clear_errors") == 0)
 		return daemon_fault_rpc(d, method, params, code, msg, msglen);
+	if (strcmp(method, "meta_read") == 0 || strcmp(method, "meta_write") == 0)
+		return daemon_meta_rpc(method, params, code, msg, msglen);
 	if (strcmp(method, "reactor_stats") == 0)
 		return daemon_spdk_stats();
 	if (strcmp(method, "shutdown") == 0) {
