@@ -7,15 +7,13 @@
 import { errors } from '../wire/errors';
 import { log } from '../util/log';
 import { deviceOf } from '../store/spdk/device';
-import { ensureRunning, withDevice, type SrDaemonPaths } from '../store/spdk/daemon';
-import { findStore, lvolsOf, RESET_PREFIX, rpc, type Lvol, type LvolStore } from '../store/spdk/lvstore';
-import { load } from '../store/spdk/metadata';
+import { ensureRunning, withDevice } from '../store/spdk/daemon';
+import { findStore, lvolsOf, RESET_PREFIX, rpc, type Lvol } from '../store/spdk/lvstore';
+import { load, type SrHandle } from '../store/spdk/metadata';
 import { collect, deleteLvol } from '../store/spdk/store';
 import type { LvolTarget } from '../store/spdk/target';
 
-interface Ctx {
-  p: SrDaemonPaths;
-  store: LvolStore;
+interface Ctx extends SrHandle {
   lvols: Map<string, Lvol>;
 }
 
@@ -25,10 +23,11 @@ function onStore<R>(t: LvolTarget, body: (c: Ctx) => R): R {
     ensureRunning(device, p);
     const store = findStore(p, t.srUuid);
     if (!store) throw errors.srDoesNotExist(`SR ${t.srUuid} is gone from ${device.label}`);
+    const h: SrHandle = { uuid: t.srUuid, device, p, store };
     // A reset snapshot marked destroyed (volume snapshots still stand on it) is no saved contents.
-    const destroyed = new Set(load(t.srUuid).destroyed ?? []);
+    const destroyed = new Set(load(h).destroyed ?? []);
     const lvols = new Map([...lvolsOf(p, store)].filter(([name]) => !destroyed.has(name)));
-    return body({ p, store, lvols });
+    return body({ ...h, lvols });
   });
 }
 
@@ -64,8 +63,8 @@ export function resetContents(t: LvolTarget): void {
     const saved = c.lvols.get(`${RESET_PREFIX}${t.key}`);
     if (!saved) return;
     restore(c, t, saved);
-    deleteLvol(c.p, c.store, t.srUuid, saved, [...lvolsOf(c.p, c.store).values()].filter((l) => l.baseSnapshot === saved.name).length);
-    collect(c.p, c.store, t.srUuid);
+    deleteLvol(c, saved, [...lvolsOf(c.p, c.store).values()].filter((l) => l.baseSnapshot === saved.name).length);
+    collect(c);
     log.info(`volume ${t.key}: writes since open discarded (reset on boot)`);
   });
 }
@@ -75,7 +74,7 @@ export function dropSavedContents(t: LvolTarget): void {
   onStore(t, (c) => {
     const saved = c.lvols.get(`${RESET_PREFIX}${t.key}`);
     if (!saved) return;
-    deleteLvol(c.p, c.store, t.srUuid, saved, clonesOf(c, saved.name));
-    collect(c.p, c.store, t.srUuid);
+    deleteLvol(c, saved, clonesOf(c, saved.name));
+    collect(c);
   });
 }

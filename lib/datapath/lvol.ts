@@ -15,7 +15,7 @@ import type { Backend } from '../wire/schemas';
 import { deviceOf } from '../store/spdk/device';
 import { ensureRunning, servedDisks, withDevice, type SrDaemonPaths, daemonPaths } from '../store/spdk/daemon';
 import { findStore, lvolsOf, type Lvol } from '../store/spdk/lvstore';
-import { hides, load } from '../store/spdk/metadata';
+import { hides, load, type SrRecord } from '../store/spdk/metadata';
 import { lvolTargetOf, type LvolTarget } from '../store/spdk/target';
 import { callDaemon } from './shim';
 import { dropSavedContents, keepContents, resetContents } from './lvol-reset';
@@ -29,6 +29,8 @@ interface Served {
   t: LvolTarget;
   lvol: Lvol;
   daemon: SrDaemonPaths;
+  /** The SR's names, as read with the lock held. */
+  record: SrRecord;
   /** disk_add's parameters for the volume's lvol on this SR. */
   engine: { engine: 'spdk'; path: string; readonly: boolean; flush_nvme?: string };
 }
@@ -41,10 +43,11 @@ function serve(t: LvolTarget): Served {
     started = ensureRunning(device, daemon);
     const store = findStore(daemon, t.srUuid);
     if (!store) throw errors.srDoesNotExist(`SR ${t.srUuid} is gone from ${device.label}`);
-    const lvol = hides(load(t.srUuid), t.key) ? undefined : lvolsOf(daemon, store).get(t.key);
+    const record = load({ uuid: t.srUuid, device, p: daemon, store });
+    const lvol = hides(record, t.key) ? undefined : lvolsOf(daemon, store).get(t.key);
     if (!lvol) throw errors.volumeDoesNotExist(t.key);
     const engine = { engine: 'spdk' as const, path: lvol.alias, readonly: lvol.readOnly, ...(device.flushNvme ? { flush_nvme: device.flushNvme } : {}) };
-    return { t, lvol, daemon, engine };
+    return { t, lvol, daemon, record, engine };
   });
   if (started) restoreDisks(t.srUuid, t.key);
   return served;
@@ -99,7 +102,7 @@ export function activate(uri: string, domain: string): void {
     const s = serve(t);
     // The drive is local: a writable, non-sharable volume is active for one domain of this host at a time.
     const others = st.attachments.filter((x) => x.active && x.domain !== domain).map((x) => x.domain);
-    const sharable = load(t.srUuid).volumes[t.key]?.sharable ?? false;
+    const sharable = s.record.volumes[t.key]?.sharable ?? false;
     if (others.length && !sharable && !s.lvol.readOnly) throw errors.vdiInUse(`volume ${t.key} is active for domain ${others.join(', ')}`);
     ensureDisks(s, p, st);
     if (domid !== undefined) call(s, 'disk_resume', { name: guestDisk(t.key, domid) });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { probeResults, T, volumeList } from '../harness/rpclib';
 import { newUuid, type Volume } from '../harness/fixtures';
-import { bin } from '../harness/sim';
+import { bin, rpcOn } from '../harness/sim';
 import { parseNbdUri, XapiSim } from '../harness/xapi';
 import type { Host } from '../harness/xss';
 
@@ -115,12 +115,18 @@ function spdkDaemons(x: XapiSim): number[] {
     call('Volume.destroy', { key: huge.key });
     expect(() => call('Volume.create', { name: 'absurd', description: '', size: Number.MAX_SAFE_INTEGER, sharable: false }, T.volume)).toThrow(/Invalid size.*too large/);
 
-    // The SR survives its daemon: detach stops it, attach finds the lvol store and names again.
+    // The SR survives its daemon and dom0 itself: detach stops the daemon; with the state directory
+    // gone too (a reinstalled dom0), probe and attach find the lvol store and the names in it.
+    call('SR.set_name', { new_name: 'fast local' });
     x.host.call('volume', 'SR.detach', { dbg: 'test', sr: x.sr }, T.unit);
     expect(spdkDaemons(x)).toHaveLength(0);
     expect(() => call('SR.ls', {}, volumeList)).toThrow(/Sr_not_attached/);
+    fs.rmSync(path.join(x.host.dir, 'state'), { recursive: true, force: true });
+    const probed = x.host.call<any[]>('volume', 'SR.probe', { dbg: 'test', configuration: config }, probeResults);
+    expect(probed).toMatchObject([{ configuration: { ...config, sr_uuid: sr.uuid }, complete: true, sr: { name: 'fast local', uuid: sr.uuid } }]);
     x.sr = x.host.call<string>('volume', 'SR.attach', { dbg: 'test', configuration: { ...config, sr_uuid: sr.uuid } }, T.string);
     expect(stat(v.key)).toMatchObject({ name: 'renamed', keys: { 'vdi-type': 'user' } });
+    expect(stat(snap.key).name).toBe('renamed');
     expect(ls()).toHaveLength(4);
 
     // A snapshot whose volume is gone stays read-only (SPDK no longer calls it a snapshot).
@@ -218,13 +224,42 @@ function spdkDaemons(x: XapiSim): number[] {
     expect(after.free_space).toBe(after.total_space); // the reset snapshot went too
   }, 120_000);
 
+  test('names a version before kept in the state directory move into the lvol store; a damaged record loses names, not volumes', async () => {
+    const sr = call<any>('SR.stat', {}, T.srStat);
+    const vol = call<Volume>('Volume.create', { name: 'new name', description: '', size: 8 * MiB, sharable: false }, T.volume);
+    const spdkSocket = fs.readdirSync(path.join(x.runDir, 'spdk')).map((d) => path.join(x.runDir, 'spdk', d, 'spdk.sock'))[0];
+    const meta = `xapi-${sr.uuid}/xapi-meta`;
+    // As an SR made before: no names lvol, a record in the state directory.
+    await rpcOn(spdkSocket, 'bdev_lvol_delete', { name: meta });
+    const legacy = path.join(x.host.dir, 'state', 'spdk', `${sr.uuid}.json`);
+    const created = new Date().toISOString();
+    fs.mkdirSync(path.dirname(legacy), { recursive: true });
+    fs.writeFileSync(legacy, JSON.stringify({ format: 1, uuid: sr.uuid, name: 'old sr', description: 'kept', created,
+      volumes: { [vol.key]: { uuid: vol.key, name: 'old name', description: 'd', sharable: false, keys: { k: 'v' }, created } } }));
+    expect(stat(vol.key)).toMatchObject({ name: 'old name', description: 'd', keys: { k: 'v' } });
+    expect(fs.existsSync(legacy)).toBe(false);
+    expect(call<any>('SR.stat', {}, T.srStat)).toMatchObject({ name: 'old sr', description: 'kept' });
+    const [info] = await rpcOn<any[]>(spdkSocket, 'bdev_get_bdevs', { name: meta });
+    expect(info.driver_specific.lvol.thin_provision).toBe(false); // full SRs can still change names
+    // The names lvol is no volume, and its space is not the volumes'.
+    expect(ls().map((v) => v.key)).toEqual([vol.key]);
+    const st = call<any>('SR.stat', {}, T.srStat);
+    expect(st.total_space - st.free_space).toBe(0);
+    // A record that is not this SR's JSON (written whole, so its CRC holds): names fall back to the
+    // keys, the volume stays, and names can be set again.
+    const control = path.join(path.dirname(spdkSocket), 'control.sock');
+    await rpcOn(control, 'meta_write', { engine: 'spdk', path: meta, data: '{"not": "a record"' });
+    expect(stat(vol.key)).toMatchObject({ key: vol.key, name: vol.key });
+    call('Volume.set_name', { key: vol.key, new_name: 'set again' });
+    expect(stat(vol.key).name).toBe('set again');
+  }, 60_000);
+
   test('SR.destroy removes the lvol store and its names; SR.create with force=true over a foreign lvol store', () => {
     const sr = call<any>('SR.stat', {}, T.srStat);
     call<Volume>('Volume.create', { name: 'doomed', description: '', size: 8 * MiB, sharable: false }, T.volume);
-    const record = path.join(x.host.dir, 'state', 'spdk', `${sr.uuid}.json`);
-    expect(fs.existsSync(record)).toBe(true);
+    const legacy = path.join(x.host.dir, 'state', 'spdk', `${sr.uuid}.json`);
+    expect(fs.existsSync(legacy)).toBe(false); // the names are in the lvol store
     call('SR.destroy', {});
-    expect(fs.existsSync(record)).toBe(false);
     expect(spdkDaemons(x)).toHaveLength(0);
     expect(() => call('SR.stat', {}, T.srStat)).toThrow(/Sr_not_attached|SR_does_not_exist/);
     expect(x.host.call<any[]>('volume', 'SR.probe', { dbg: 'test', configuration: config }, probeResults)).toEqual([{ configuration: config, complete: true, extra_info: {} }]);

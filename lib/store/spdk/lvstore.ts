@@ -8,6 +8,9 @@ export const MiB = 1024 * 1024;
 export const HIDDEN_PREFIX = 'hidden-';
 /** reset-<key>: the snapshot a volume opened with persistent=false returns to at close. */
 export const RESET_PREFIX = 'reset-';
+/** The SR's names (metadata.ts): a thick lvol of ours that is no volume. */
+export const META_LVOL = 'xapi-meta';
+export const META_MIB = 8;
 
 export interface LvolStore {
   uuid: string;
@@ -81,14 +84,15 @@ interface BdevInfo {
   driver_specific?: { lvol?: { lvol_store_uuid: string; num_allocated_clusters: number; snapshot: boolean; base_snapshot?: string } };
 }
 
-/** Every lvol of the store, by name. */
-export function lvolsOf(p: SrDaemonPaths, store: LvolStore): Map<string, Lvol> {
+/** Every lvol of the store, by name; the names' own lvol (META_LVOL) only when asked for. */
+export function lvolsOf(p: SrDaemonPaths, store: LvolStore, withMeta = false): Map<string, Lvol> {
   const found = new Map<string, Lvol>();
   for (const b of rpc<BdevInfo[]>(p, 'bdev_get_bdevs')) {
     const lvol = b.driver_specific?.lvol;
     const alias = b.aliases.find((a) => a.startsWith(`${store.name}/`));
     if (!lvol || lvol.lvol_store_uuid !== store.uuid || !alias) continue;
     const name = alias.slice(store.name.length + 1);
+    if (name === META_LVOL && !withMeta) continue;
     found.set(name, {
       name,
       alias,

@@ -10,7 +10,7 @@ import { registry } from '../registry';
 import type { Configuration, VolumeStore } from '../types';
 import { accepts, deviceOf, type SpdkDevice } from './device';
 import { ensureRunning, servedDisks, stop, withDevice, type SrDaemonPaths } from './daemon';
-import { collectHidden, findStore, HIDDEN_PREFIX, lvolsOf, lvolStores, lvsName, MiB, rpc, type Lvol, type LvolStore } from './lvstore';
+import { collectHidden, findStore, HIDDEN_PREFIX, lvolsOf, lvolStores, lvsName, META_LVOL, MiB, rpc, type Lvol } from './lvstore';
 import * as metadata from './metadata';
 import { lvolUri, SR_PREFIX } from './target';
 
@@ -26,12 +26,7 @@ function checkSrUuid(uuid: string | undefined): string {
   return uuid;
 }
 
-interface SrContext {
-  uuid: string;
-  device: SpdkDevice;
-  p: SrDaemonPaths;
-  store: LvolStore;
-}
+type SrContext = metadata.SrHandle;
 
 // Loaded only when a daemon was (re)started: the datapath re-adds the disks it served.
 const datapath = () => require('../../datapath/lvol') as typeof import('../../datapath/lvol'); // eslint-disable-line @typescript-eslint/no-require-imports
@@ -40,12 +35,12 @@ const datapath = () => require('../../datapath/lvol') as typeof import('../../da
 const isHidden = (record: metadata.SrRecord) => (name: string) => metadata.hides(record, name);
 
 /** Deletes the lvols no volume needs any more, and forgets them. */
-export function collect(p: SrDaemonPaths, store: LvolStore, uuid: string): void {
-  const record = metadata.load(uuid);
-  const deleted = collectHidden(p, store, (name) => metadata.collectible(record, name));
+export function collect(h: metadata.SrHandle): void {
+  const record = metadata.load(h);
+  const deleted = collectHidden(h.p, h.store, (name) => metadata.collectible(record, name));
   if (deleted.length && record.destroyed?.some((n) => deleted.includes(n))) {
     record.destroyed = record.destroyed.filter((n) => !deleted.includes(n));
-    metadata.save(record);
+    metadata.save(h, record);
   }
 }
 
@@ -56,14 +51,14 @@ function sizeInMiB(size: number): number {
 }
 
 /** Deletes an lvol, or, for a snapshot two lvols still stand on, marks it destroyed (SPDK keeps it until one goes). */
-export function deleteLvol(p: SrDaemonPaths, store: LvolStore, uuid: string, lvol: Lvol, clones: number): void {
+export function deleteLvol(h: metadata.SrHandle, lvol: Lvol, clones: number): void {
   if (lvol.snapshot && clones > 1) {
-    const record = metadata.load(uuid);
+    const record = metadata.load(h);
     record.destroyed = [...(record.destroyed ?? []).filter((n) => n !== lvol.name), lvol.name];
-    metadata.save(record);
+    metadata.save(h, record);
   } else {
     try {
-      rpc(p, 'bdev_lvol_delete', { name: lvol.alias }, () => new LvolGone());
+      rpc(h.p, 'bdev_lvol_delete', { name: lvol.alias }, () => new LvolGone());
     } catch (e) {
       if (!(e instanceof LvolGone)) throw e; // deleted already (by a call killed while SPDK deleted it)
     }
@@ -102,7 +97,7 @@ export class SpdkStore implements VolumeStore {
       return stores.map((s): ProbeResult => {
         const uuid = s.name.startsWith('xapi-') ? s.name.slice(5) : undefined;
         if (uuid && SR_UUID.test(uuid)) {
-          return { configuration: { ...base, sr_uuid: uuid }, complete: true, sr: this.statOf(uuid, s), extra_info: {} };
+          return { configuration: { ...base, sr_uuid: uuid }, complete: true, sr: this.statOf({ uuid, device, p, store: s }), extra_info: {} };
         }
         return {
           configuration: { ...base, force: 'true' },
@@ -126,7 +121,10 @@ export class SpdkStore implements VolumeStore {
       }
       rpc(p, 'bdev_lvol_create_lvstore', { bdev_name: device.baseBdev, lvs_name: lvsName(uuid), clear_method: 'unmap' });
       try {
-        metadata.save({ format: 1, uuid, name, description, created: new Date().toISOString(), volumes: {} });
+        const store = findStore(p, uuid);
+        if (!store) throw errors.io(`lvol store ${lvsName(uuid)} vanished as it was made`);
+        metadata.removeLegacy(uuid); // an SR of this uuid a version before this one destroyed elsewhere
+        metadata.save({ uuid, device, p, store }, { format: 1, uuid, name, description, created: new Date().toISOString(), volumes: {} });
       } catch (e) {
         rpc(p, 'bdev_lvol_delete_lvstore', { lvs_name: lvsName(uuid) });
         throw e;
@@ -147,7 +145,7 @@ export class SpdkStore implements VolumeStore {
         if (started) stop(p);
         throw errors.srDoesNotExist(`no SR ${uuid} on ${device.label}`);
       }
-      collect(p, store, uuid);
+      collect({ uuid, device, p, store });
       registry.add({ sr, configuration });
       return started;
     });
@@ -171,7 +169,7 @@ export class SpdkStore implements VolumeStore {
       const disks = servedDisks(c.p) ?? [];
       if (disks.length) throw errors.vdiInUse(`SR ${sr} still serves ${disks.map((d) => d.name).join(', ')}`);
       rpc(c.p, 'bdev_lvol_delete_lvstore', { uuid: c.store.uuid });
-      metadata.remove(c.uuid);
+      metadata.removeLegacy(c.uuid);
       stop(c.p);
       registry.remove(sr);
       log.info(`destroyed SR ${c.uuid}`);
@@ -199,15 +197,18 @@ export class SpdkStore implements VolumeStore {
     return result;
   }
 
-  private statOf(uuid: string, store: LvolStore): SrStat {
-    const record = metadata.load(uuid);
+  private statOf(h: SrContext): SrStat {
+    const record = metadata.load(h);
+    const { uuid, store } = h;
+    // The names' lvol is the SR's own: not space volumes can have.
+    const meta = lvolsOf(h.p, store, true).get(META_LVOL)?.allocatedClusters ?? 0;
     return {
       sr: `${SR_PREFIX}${uuid}`,
       name: record.name,
       uuid,
       description: record.description,
       free_space: store.free_clusters * store.cluster_size,
-      total_space: store.total_data_clusters * store.cluster_size,
+      total_space: (store.total_data_clusters - meta) * store.cluster_size,
       datasources: [],
       clustered: false,
       health: ['Healthy', ''],
@@ -215,14 +216,14 @@ export class SpdkStore implements VolumeStore {
   }
 
   stat(sr: string): SrStat {
-    return this.onSr(sr, (c) => this.statOf(c.uuid, c.store));
+    return this.onSr(sr, (c) => this.statOf(c));
   }
 
   private updateSr(sr: string, change: (r: metadata.SrRecord) => void): void {
     this.onSr(sr, (c) => {
-      const record = metadata.load(c.uuid);
+      const record = metadata.load(c);
       change(record);
-      metadata.save(record);
+      metadata.save(c, record);
     });
   }
 
@@ -253,11 +254,11 @@ export class SpdkStore implements VolumeStore {
   ls(sr: string): Volume[] {
     return this.onSr(sr, (c) => {
       const lvols = lvolsOf(c.p, c.store);
-      const record = metadata.load(c.uuid);
+      const record = metadata.load(c);
       const stale = Object.keys(record.volumes).filter((k) => !lvols.has(k));
       if (stale.length) {
         for (const k of stale) delete record.volumes[k];
-        metadata.save(record);
+        metadata.save(c, record);
       }
       return [...lvols.values()]
         .filter((l) => !isHidden(record)(l.name))
@@ -267,7 +268,7 @@ export class SpdkStore implements VolumeStore {
   }
 
   private lvolOf(c: SrContext, key: string): Lvol {
-    const lvol = isHidden(metadata.load(c.uuid))(key) ? undefined : lvolsOf(c.p, c.store).get(key);
+    const lvol = isHidden(metadata.load(c))(key) ? undefined : lvolsOf(c.p, c.store).get(key);
     if (!lvol) throw errors.volumeDoesNotExist(key);
     return lvol;
   }
@@ -278,14 +279,14 @@ export class SpdkStore implements VolumeStore {
    */
   private newVolume(c: SrContext, record: Omit<metadata.VolumeRecord, 'uuid' | 'created'>, make: (key: string) => void): Volume {
     const key = randomUUID();
-    const sr = metadata.load(c.uuid);
+    const sr = metadata.load(c);
     sr.volumes[key] = { ...record, uuid: key, created: new Date().toISOString() };
-    metadata.save(sr);
+    metadata.save(c, sr);
     try {
       make(key);
     } catch (e) {
       delete sr.volumes[key];
-      metadata.save(sr);
+      metadata.save(c, sr);
       throw e;
     }
     return this.toVolume(c, this.lvolOf(c, key), sr.volumes[key]);
@@ -304,7 +305,7 @@ export class SpdkStore implements VolumeStore {
   volumeSnapshot(sr: string, key: string): Volume {
     return this.onSr(sr, (c) => {
       const source = this.lvolOf(c, key);
-      const r = metadata.load(c.uuid).volumes[key];
+      const r = metadata.load(c).volumes[key];
       return this.newVolume(c, { name: r?.name ?? key, description: r?.description ?? '', sharable: r?.sharable ?? false, keys: {}, parent: key }, (newKey) => {
         if (!source.readOnly) {
           rpc(c.p, 'bdev_lvol_snapshot', { lvol_name: source.alias, snapshot_name: newKey }, () => errors.volumeDoesNotExist(key));
@@ -321,7 +322,7 @@ export class SpdkStore implements VolumeStore {
   volumeClone(sr: string, key: string): Volume {
     return this.onSr(sr, (c) => {
       const source = this.lvolOf(c, key);
-      const r = metadata.load(c.uuid).volumes[key];
+      const r = metadata.load(c).volumes[key];
       return this.newVolume(c, { name: r?.name ?? key, description: r?.description ?? '', sharable: r?.sharable ?? false, keys: {}, parent: key }, (newKey) => {
         let base = source.alias;
         if (!source.readOnly) {
@@ -332,7 +333,7 @@ export class SpdkStore implements VolumeStore {
         try {
           rpc(c.p, 'bdev_lvol_clone', { snapshot_name: base, clone_name: newKey }, () => errors.volumeDoesNotExist(key));
         } finally {
-          collect(c.p, c.store, c.uuid); // a hidden snapshot left without its clone
+          collect(c); // a hidden snapshot left without its clone
         }
       });
     });
@@ -345,7 +346,7 @@ export class SpdkStore implements VolumeStore {
    */
   volumeDestroy(sr: string, key: string): void {
     this.onSr(sr, (c) => {
-      const record = metadata.load(c.uuid);
+      const record = metadata.load(c);
       const lvols = lvolsOf(c.p, c.store);
       const lvol = isHidden(record)(key) ? undefined : lvols.get(key);
       if (lvol) {
@@ -355,24 +356,24 @@ export class SpdkStore implements VolumeStore {
       const clones = [...lvols.values()].filter((l) => l.baseSnapshot === key).length;
       if (record.volumes[key]) {
         delete record.volumes[key];
-        metadata.save(record); // from here on it is no volume of xapi's
+        metadata.save(c, record); // from here on it is no volume of xapi's
       }
-      if (lvol) deleteLvol(c.p, c.store, c.uuid, lvol, clones);
-      collect(c.p, c.store, c.uuid);
+      if (lvol) deleteLvol(c, lvol, clones);
+      collect(c);
     });
   }
 
   volumeStat(sr: string, key: string): Volume {
-    return this.onSr(sr, (c) => this.toVolume(c, this.lvolOf(c, key), metadata.load(c.uuid).volumes[key]));
+    return this.onSr(sr, (c) => this.toVolume(c, this.lvolOf(c, key), metadata.load(c).volumes[key]));
   }
 
   private updateVolume(sr: string, key: string, change: (r: metadata.VolumeRecord) => void): void {
     this.onSr(sr, (c) => {
       this.lvolOf(c, key);
-      const record = metadata.load(c.uuid);
+      const record = metadata.load(c);
       const v = (record.volumes[key] ??= { uuid: key, name: key, description: '', sharable: false, keys: {}, created: new Date().toISOString() });
       change(v);
-      metadata.save(record);
+      metadata.save(c, record);
     });
   }
 
