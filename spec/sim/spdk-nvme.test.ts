@@ -12,8 +12,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { T } from '../harness/rpclib';
-import type { Volume } from '../harness/fixtures';
 import { bin, rpcOn, terminate } from '../harness/sim';
+import { destroyAndDetach, snapshotCloneRun } from '../harness/spdk-sr';
 import { XapiSim } from '../harness/xapi';
 
 const MiB = 1024 * 1024;
@@ -66,43 +66,21 @@ if (!NVMF_TGT) console.log('no xenblkd-spdk or no SPDK nvmf_tgt: the NVMe SR tes
     const nvme = `tcp://127.0.0.1:${port}/${nqn}`;
     const x = await XapiSim.start('spdk-nvme-', () => ({ nvme }));
     try {
-      const call = <R>(method: string, args: object, type = T.unit) => x.host.call<R>('volume', method, { dbg: 'test', sr: x.sr, ...args }, type);
-      const sr = call<any>('SR.stat', {}, T.srStat);
-      expect(sr.total_space).toBeGreaterThan(200 * MiB);
-      const vol = call<Volume>('Volume.create', { name: 'on-nvme', description: '', size: 64 * MiB, sharable: false }, T.volume);
+      expect(x.host.call<any>('volume', 'SR.stat', { dbg: 'test', sr: x.sr }, T.srStat).total_space).toBeGreaterThan(200 * MiB);
       const domid = 31;
-      const vm = x.vmStart(vol.key, domid);
-      const state = path.join(x.host.dir, 'nvme.state');
-      const { done } = x.sim.guest(domid, ['--domid', String(domid), '--devid', '51712', '--no-progress', '--verify', '--verify-state', state, '--rw', 'randrw', '--bs', '16k', '--iodepth', '8', '--ios', '1500', '--size', `${32 * MiB}`, '--queues', '2', '--flush-every', '20', '--close']);
-      const r = await done;
-      if (r.status !== 0) throw new Error(`guest failed: ${r.stdout.slice(-1500)} ${r.stderr.slice(-1500)}\n${x.daemonLogs().slice(-3000)}`);
-      expect(r.summary.errors.total).toBe(0);
-      expect(r.summary.features.flush).toBe(true);
-      // The SR's daemon drives the NVMe controller: the lvol store sits on its namespace bdev.
-      expect(x.daemonLogs()).toMatch(/SPDK started/);
+      const run = await snapshotCloneRun(x, { domid, size: 64 * MiB, verified: 32 * MiB, workload: ['--rw', 'randrw', '--bs', '16k', '--iodepth', '8', '--ios', '1500', '--queues', '2', '--flush-every', '20'] });
       expect(x.daemonLogs()).not.toMatch(/PCI device/); // over TCP, SPDK probes no PCI device
-      const snap = call<Volume>('Volume.snapshot', { key: vol.key }, T.volume);
-      x.vmShutdown(vol.key, vm);
-      const clone = call<Volume>('Volume.clone', { key: snap.key }, T.volume);
-      const vm2 = x.vmStart(clone.key, domid + 1);
-      const again = await x.sim.guest(domid + 1, ['--domid', String(domid + 1), '--devid', '51712', '--no-progress', '--verify', '--verify-state', state, '--rw', 'randread', '--bs', '4k', '--ios', '300', '--size', `${32 * MiB}`, '--close']).done;
-      expect(again.summary.errors.total).toBe(0);
-      x.vmShutdown(clone.key, vm2);
 
       // The target now fails every flush: a guest's flush reaches the namespace, so it fails, and
       // blkfront takes an error on an empty flush as "no flush here" (not an I/O error).
       await tgtRpc('bdev_error_inject_error', { name: NAMESPACE_BDEV, io_type: 'flush', error_type: 'failure', num: 1000 });
-      const vm3 = x.vmStart(vol.key, domid + 2);
+      const vm3 = x.vmStart(run.vol.key, domid + 2);
       const failing = await x.sim.guest(domid + 2, ['--domid', String(domid + 2), '--devid', '51712', '--no-progress', '--rw', 'randwrite', '--bs', '4k', '--ios', '200', '--size', `${32 * MiB}`, '--flush-every', '10', '--close']).done;
       expect(failing.summary.features.flush_disabled_by_backend).toBe(true);
       expect(failing.summary.errors.total).toBe(0);
       await tgtRpc('bdev_error_inject_error', { name: NAMESPACE_BDEV, io_type: 'clear', error_type: 'failure' });
-      x.vmShutdown(vol.key, vm3);
-      for (const key of [clone.key, snap.key, vol.key]) call('Volume.destroy', { key });
-      const after = call<any>('SR.stat', {}, T.srStat);
-      expect(after.free_space).toBe(after.total_space);
-      x.host.call('volume', 'SR.detach', { dbg: 'test', sr: x.sr }, T.unit);
-      expect(x.leftovers()).toEqual({ daemons: [], files: [] });
+      x.vmShutdown(run.vol.key, vm3);
+      destroyAndDetach(x, run);
     } finally {
       await x.stop();
     }
