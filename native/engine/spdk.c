@@ -280,7 +280,7 @@ static int start_io(struct spdk_channel *c, const struct eng_io *io)
 		break;
 	case ENG_FLUSH:
 		if (s->nvme_ns) {
-			/* Writes completed before this are on the namespace; its cache, if any, still holds them. */
+			/* Without a volatile write cache (or on a read-only disk) completed writes are durable already. */
 			if (!s->nvme_cache) {
 				complete(c, io->cookie, 0);
 				return 0;
@@ -416,7 +416,8 @@ static int open_flush_nvme(struct spdk_engine *s, const char *name, const char *
 		*err = "flush_nvme: not an NVMe namespace bdev";
 		return -1;
 	}
-	s->nvme_cache = spdk_nvme_ctrlr_get_data(spdk_nvme_ns_get_ctrlr(s->nvme_ns))->vwc.present;
+	/* A read-only disk wrote nothing a flush of its own would have to commit: no queue pairs for it. */
+	s->nvme_cache = !s->readonly && spdk_nvme_ctrlr_get_data(spdk_nvme_ns_get_ctrlr(s->nvme_ns))->vwc.present;
 	return 0;
 }
 
