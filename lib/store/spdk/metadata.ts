@@ -76,15 +76,16 @@ function legacyFile(uuid: string): string {
 
 const fresh = (uuid: string): SrRecord => ({ format: 1, uuid, name: '', description: '', created: new Date().toISOString(), volumes: {} });
 
-function metaParams(h: SrHandle): object {
-  return { engine: 'spdk', path: `${h.store.name}/${META_LVOL}`, ...(h.device.flushNvme ? { flush_nvme: h.device.flushNvme } : {}) };
+/** Only a write flushes: a read does without the NVMe queue pair flush_nvme costs the daemon to open. */
+function metaParams(h: SrHandle, writing: boolean): object {
+  return { engine: 'spdk', path: `${h.store.name}/${META_LVOL}`, ...(writing && h.device.flushNvme ? { flush_nvme: h.device.flushNvme } : {}) };
 }
 
 class NoMetaLvol extends Error {}
 
 function metaCall<T>(h: SrHandle, method: string, extra: object = {}): T {
   try {
-    return callDaemon<T>(h.p.control, method, { ...metaParams(h), ...extra }, 30_000);
+    return callDaemon<T>(h.p.control, method, { ...metaParams(h, method === 'meta_write'), ...extra }, 30_000);
   } catch (e) {
     if (e instanceof DaemonRpcError && /no such SPDK bdev/.test(e.message)) throw new NoMetaLvol();
     throw errors.io(`the names of SR ${h.uuid} (lvol ${META_LVOL}): ${(e as Error).message}`);
