@@ -219,7 +219,7 @@ static struct engine_channel *spdk_channel_open(struct engine *e, unsigned depth
 		c->io = spdk_bdev_get_io_channel(s->desc);
 		spdk_set_thread(prev);
 	}
-	if (s->nvme_cache) {
+	if (s->nvme_cache && c->io) { /* only on a whole channel: channel_free gives it back with the thread */
 		struct spdk_nvme_ctrlr *ctrlr = spdk_nvme_ns_get_ctrlr(s->nvme_ns);
 		struct spdk_nvme_io_qpair_opts o;
 		spdk_nvme_ctrlr_get_default_io_qpair_opts(ctrlr, &o, sizeof(o));
