@@ -32,13 +32,13 @@ enum stage { STAGE_FREE, STAGE_IO, STAGE_FLUSH };
 struct qreq {
 	struct blkif_request_info info;
 	struct blkif_segment *segs; /* info.seg, or the indirect segments */
-	uint32_t *pages;            /* pool page index per segment */
+	uint32_t *pages;            /* pool page index per segment; NO_PAGE: the guest's mapped page (zero copy) */
 	struct iovec *iov;
 	uint64_t start_ns;
 	int16_t status;
 	uint8_t stage;
 	bool pages_held;
-	bool direct; /* I/O straight into the guest's persistently mapped pages: no bounce, no copy */
+	unsigned nr_bounced; /* data segments in bounce pages: these need a grant copy */
 	struct qreq *next; /* free list / pass lists */
 };
 
@@ -89,6 +89,19 @@ static struct engine *pool_engine(struct queue *q)
 	return q->chan->engine;
 }
 
+/*
+ * Grants a queue keeps mapped. Blkback keeps 1056 (a 32-slot ring of 11
+ * segments); with indirect requests a queue has up to a ring of max_segs pages
+ * in flight, and 1 MiB requests at depth 8 already need 2048. A mapping costs
+ * dom0 a maptrack entry, not memory, so up to 4096 (16 MiB of guest pages);
+ * past that, and when Xen refuses a mapping, segments are grant-copied.
+ */
+static unsigned persistent_capacity(unsigned ring_entries, unsigned max_segs)
+{
+	unsigned want = ring_entries * max_segs;
+	return want < 1056 ? 1056 : want > 4096 ? 4096 : want;
+}
+
 static int private_init(struct queue *q)
 {
 	const struct vbd_features *f = &q->vbd->features;
@@ -123,8 +136,7 @@ static int private_init(struct queue *q)
 		p->free_reqs = r;
 	}
 	if (q->vbd->persistent) {
-		unsigned cap = q->ring.nr_ents * BLKIF_DIRECT_SEGMENTS;
-		p->pgrants = pgrant_create(cap > 1056 ? cap : 1056);
+		p->pgrants = pgrant_create(persistent_capacity(q->ring.nr_ents, p->max_segs));
 		if (!p->pgrants)
 			return -1;
 	}
@@ -161,10 +173,18 @@ static uint8_t *page_addr(struct queue_private *p, uint32_t page)
 	return p->pool + (size_t)page * PAGE;
 }
 
+#define NO_PAGE UINT32_MAX
+
+/* Bounce pages for every data segment the guest's mapped pages do not already serve. */
 static void take_pages(struct queue_private *p, struct qreq *r)
 {
-	for (unsigned i = 0; i < r->info.nr_segments; i++)
+	r->nr_bounced = 0;
+	for (unsigned i = 0; i < r->info.nr_segments; i++) {
+		if (r->pages[i] == NO_PAGE)
+			continue;
 		r->pages[i] = p->free_pages[--p->nr_free];
+		r->nr_bounced++;
+	}
 	r->pages_held = true;
 }
 
@@ -174,7 +194,8 @@ static void respond(struct queue *q, struct qreq *r)
 	blkif_ring_put_response(&q->ring, r->info.id, r->info.rsp_op, r->status);
 	if (r->pages_held) {
 		for (unsigned i = 0; i < r->info.nr_segments; i++)
-			p->free_pages[p->nr_free++] = r->pages[i];
+			if (r->pages[i] != NO_PAGE)
+				p->free_pages[p->nr_free++] = r->pages[i];
 		r->pages_held = false;
 	}
 	uint64_t lat = now_ns() - r->start_ns;
@@ -246,6 +267,8 @@ static unsigned add_data_copies(struct queue *q, struct qreq *r, unsigned n, boo
 	unsigned shift = blkif_shift(&q->limits);
 	for (unsigned i = 0; i < r->info.nr_segments; i++) {
 		const struct blkif_segment *s = &r->segs[i];
+		if (r->pages[i] == NO_PAGE)
+			continue; /* the engine moved this segment's data itself */
 		uint8_t *local = page_addr(p, r->pages[i]);
 		if (persistent_copy(q, s, local, to_guest))
 			continue;
@@ -281,28 +304,27 @@ static void run_copies(struct queue *q, unsigned n)
 }
 
 /*
- * Zero copy: when every segment's grant is persistently mapped, the engine
- * reads and writes the guest's pages themselves (the frontend granted them
- * read-write for this). Any unmapped segment: the bounce-buffer path. An
- * engine with its own buffer allocator (SPDK: DMA-able memory a user-space
+ * Zero copy: a segment whose grant is persistently mapped is read and written
+ * by the engine in the guest's page itself (the frontend granted it
+ * read-write for this); the others of the request go through bounce pages.
+ * An engine with its own buffer allocator (SPDK: DMA-able memory a user-space
  * driver can translate) gets nothing but its buffers.
  */
-static bool map_direct(struct queue *q, struct qreq *r)
+static void map_direct(struct queue *q, struct qreq *r)
 {
 	struct queue_private *p = q->priv;
-	if (!p->pgrants || !q->vbd->features.zero_copy || pool_engine(q)->ops->buf_alloc)
-		return false;
-	unsigned shift = blkif_shift(&q->limits);
+	bool may = p->pgrants && q->vbd->features.zero_copy && !pool_engine(q)->ops->buf_alloc;
+	unsigned shift = blkif_shift(&q->limits), hits = 0;
 	for (unsigned i = 0; i < r->info.nr_segments; i++) {
-		uint8_t *page = pgrant_get(p->pgrants, q->gnt, r->segs[i].gref);
+		uint8_t *page = may ? pgrant_get(p->pgrants, q->gnt, r->segs[i].gref) : NULL;
+		r->pages[i] = page ? NO_PAGE : 0;
 		if (!page)
-			return false;
+			continue;
 		r->iov[i].iov_base = page + blkif_seg_offset(&r->segs[i], shift);
 		r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i], shift);
+		hits++;
 	}
-	stat_add(&q->stats.persistent_hits, r->info.nr_segments);
-	r->direct = true;
-	return true;
+	stat_add(&q->stats.persistent_hits, hits);
 }
 
 static void submit_io(struct queue *q, struct qreq *r)
@@ -314,7 +336,9 @@ static void submit_io(struct queue *q, struct qreq *r)
 	switch (r->info.kind) {
 	case BLKIF_KIND_READ:
 	case BLKIF_KIND_WRITE:
-		for (unsigned i = 0; !r->direct && i < r->info.nr_segments; i++) {
+		for (unsigned i = 0; i < r->info.nr_segments; i++) {
+			if (r->pages[i] == NO_PAGE)
+				continue; /* set by map_direct */
 			r->iov[i].iov_base = page_addr(p, r->pages[i]) + blkif_seg_offset(&r->segs[i], shift);
 			r->iov[i].iov_len = blkif_seg_bytes(&r->segs[i], shift);
 		}
@@ -419,13 +443,12 @@ static unsigned consume(struct queue *q)
 	unsigned n = 0;
 	for (unsigned i = 0; i < nb; i++) {
 		struct qreq *r = batch[i];
-		r->direct = false;
+		r->nr_bounced = 0;
 		if (r->info.kind != BLKIF_KIND_READ && r->info.kind != BLKIF_KIND_WRITE)
 			continue;
-		if (map_direct(q, r))
-			continue;
+		map_direct(q, r);
 		take_pages(p, r);
-		if (r->info.kind == BLKIF_KIND_WRITE)
+		if (r->info.kind == BLKIF_KIND_WRITE && r->nr_bounced)
 			n = add_data_copies(q, r, n, false);
 	}
 	run_copies(q, n);
@@ -464,7 +487,7 @@ static unsigned complete(struct queue *q)
 			} else {
 				more_io = true;
 			}
-		} else if (r->info.kind == BLKIF_KIND_READ && !r->direct) {
+		} else if (r->info.kind == BLKIF_KIND_READ && r->nr_bounced) {
 			reads[nr++] = r;
 		} else {
 			finished[nf++] = r;

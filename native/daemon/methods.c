@@ -237,6 +237,8 @@ static json_t *stats(const struct vbd *v)
 		json_t *qj = json_array_get(qs, json_array_size(qs) - 1);
 		json_object_set_new(qj, "ring", ring);
 		json_object_set_new(qj, "misaligned", json_integer((json_int_t)s->misaligned));
+		/* Segments (data and indirect pages) moved by grant copy rather than through a mapping. */
+		json_object_set_new(qj, "grant_copy_segments", json_integer((json_int_t)s->grant_copy_segments));
 	}
 	uint64_t ops = 0;
 	for (int b = 0; b < 32; b++)

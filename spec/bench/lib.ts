@@ -21,12 +21,15 @@ export interface Job {
   depth: number;
 }
 
-export const JOBS: Job[] = [
+const ALL_JOBS: Job[] = [
   { name: '4k randread', rw: 'randread', bs: '4k', queues: 4, depth: 32 },
   { name: '4k randwrite', rw: 'randwrite', bs: '4k', queues: 4, depth: 32 },
   { name: '1M seq read', rw: 'read', bs: '1m', queues: 1, depth: 8 },
   { name: '1M seq write', rw: 'write', bs: '1m', queues: 1, depth: 8 },
 ];
+// BENCH_JOBS="1M seq read,1M seq write" runs only those (when looking into one figure).
+const only = process.env.BENCH_JOBS?.split(',').map((s) => s.trim());
+export const JOBS = only ? ALL_JOBS.filter((j) => only.includes(j.name)) : ALL_JOBS;
 
 export function fio(file: string, job: Job): { iops: number; mbs: number } {
   const r = spawnSync('fio', ['--name=base', `--filename=${file}`, '--ioengine=io_uring', '--direct=1', `--rw=${job.rw}`, `--bs=${job.bs}`,
