@@ -4,3 +4,6 @@ $(eval $(call ctest,test_claim,backend/test_claim.c backend/claim.c backend/beke
 	sim/xenstored/test_harness.c,$(LDLIBS_XEN) $(LDLIBS_JSON)))
 $(BUILD)/test_claim: | $(BUILD)/xensim-xenstored
 $(BUILD)/san/test_claim: | $(BUILD)/san/xensim-xenstored
+
+# The adaptive polling budget (backend/spin.c), pure arithmetic.
+$(eval $(call ctest,test_spin,backend/test_spin.c backend/spin.c,))

@@ -22,6 +22,7 @@
 #include <xen/grant_table.h>
 
 #include "backend/pgrant.h"
+#include "backend/spin.h"
 
 #define PAGE 4096u
 #define MAX_BATCH 32u /* requests taken per pass */
@@ -568,28 +569,34 @@ void queue_woken(struct queue *q, const struct pollfd fds[QUEUE_WAIT_FDS])
 	}
 }
 
-/* A queue on a thread of its own: poll while busy and for poll_us after, then sleep. */
+/* A queue on a thread of its own: poll while busy and, when idle, for as long as the adaptive
+ * budget (backend/spin.h, at most poll_us) says, then sleep. */
 static void *queue_main(void *arg)
 {
 	struct queue *q = arg;
 	char name[16];
 	snprintf(name, sizeof(name), "xenblkd-q%u", q->index);
 	pthread_setname_np(pthread_self(), name); /* the reactor tests tell queue threads by it */
-	uint64_t last_work = now_ns();
-	uint64_t poll_ns = (uint64_t)q->vbd->features.poll_us * 1000;
+	struct spin_policy spin;
+	spin_init(&spin, (uint64_t)q->vbd->features.poll_us * 1000);
+	uint64_t last_work = now_ns(), last_pass = last_work;
 	for (;;) {
 		enum queue_pass r = queue_poll(q);
 		if (r == QUEUE_STOPPED)
 			break;
+		uint64_t t = now_ns(), gap = t - last_pass;
+		last_pass = t;
 		if (r == QUEUE_BUSY) {
-			last_work = now_ns();
+			last_work = t;
 			continue;
 		}
-		if (now_ns() - last_work < poll_ns || !queue_arm(q))
+		if (spin_keep_polling(&spin, t - last_work, gap) || !queue_arm(q))
 			continue;
 		struct pollfd fds[QUEUE_WAIT_FDS];
 		queue_wait_fds(q, fds);
 		poll(fds, QUEUE_WAIT_FDS, 1000);
+		last_pass = now_ns();
+		spin_after_sleep(&spin, last_pass - t);
 		queue_woken(q, fds);
 	}
 	return NULL;

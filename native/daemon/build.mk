@@ -1,7 +1,7 @@
 # xenblkd: the blkif backend daemon.
 XENBLKD_SRCS = daemon/main.c daemon/methods.c daemon/disk_params.c daemon/log.c control/rpc.c \
 	daemon/meta_rpc.c daemon/meta_slots.c \
-	backend/vbd.c backend/queue.c backend/pgrant.c backend/xenbus.c backend/fe_params.c \
+	backend/vbd.c backend/queue.c backend/pgrant.c backend/spin.c backend/xenbus.c backend/fe_params.c \
 	backend/claim.c backend/bekeys.c daemon/claims.c daemon/faults.c daemon/xsconn.c \
 	nbd/proto.c nbd/handshake.c nbd/transmission.c nbd/server.c \
 	engine/engine.c engine/null.c engine/uring.c engine/faults.c \
