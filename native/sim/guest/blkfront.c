@@ -133,11 +133,11 @@ static int grant_segment(struct bf_dev *d, struct bf_queue *q, struct bf_shadow 
 		struct pgrant g;
 		if (ppool_get(&q->pool, &d->mem, &g) < 0)
 			return -1;
-		/* Writes carry our data; reads start from poison, so data a backend failed to
-		 * deliver cannot pass for the right data left over from an earlier request. */
+		/* Writes carry our data. When verifying, reads start from poison, so data a backend
+		 * failed to deliver cannot pass for the right data left over from an earlier request. */
 		if (to_backend)
 			memcpy(gmem_page(&d->mem, g.page) + first, gmem_page(&d->mem, page) + first, end - first);
-		else
+		else if (d->cfg.poison_reads)
 			memset(gmem_page(&d->mem, g.page) + first, 0xa5, end - first);
 		s->pg[s->nsegs++] = g;
 		ws->gref = g.gref;

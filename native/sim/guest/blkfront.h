@@ -110,6 +110,7 @@ struct bf_config {
 	const struct wire_layout *layout;
 	unsigned want_queues, want_ring_order, want_indirect_segs;
 	bool want_persistent;
+	bool poison_reads;      /* verifying: persistent pages for reads start from poison (Linux does not) */
 	bool large_sector;      /* write feature-large-sector-size=1: use the backend's sector-size units */
 	int timeout_ms;
 	/* Guest memory windows (0 = defaults). */

@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	cfg.want_ring_order = o.ring_order;
 	cfg.want_indirect_segs = o.indirect_segs;
 	cfg.want_persistent = o.persistent;
+	cfg.poison_reads = o.verify;
 	cfg.large_sector = o.large_sector;
 	cfg.timeout_ms = (int)(o.timeout * 1000);
 	cfg.page_base = o.page_base;

@@ -54,7 +54,7 @@ static struct bf_config config(uint32_t devid)
 {
 	return (struct bf_config){ .domid = DOMID, .devid = devid, .layout = &wire_x86_64, .want_queues = 1,
 				   .want_ring_order = 0, .want_indirect_segs = 32, .want_persistent = true,
-				   .timeout_ms = 10000 };
+				   .poison_reads = true, .timeout_ms = 10000 };
 }
 
 static void connect_dev(struct bf_dev *d, const struct bf_config *c)

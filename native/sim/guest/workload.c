@@ -13,6 +13,7 @@ struct wl_slot {
 	uint32_t page0;
 	uint32_t gen;
 	bool busy;
+	bool filled; /* the buffer holds our write filler, not data a read brought in */
 	uint64_t lba, nsect; /* the range this I/O covers on disk (none for a flush) */
 };
 
@@ -24,6 +25,7 @@ struct wl {
 	unsigned nslots;
 	uint64_t region_lba, region_nsect, nblocks;
 	uint32_t bs_sect;
+	uint32_t slot_pages; /* each slot's buffer */
 	/* Per phase. */
 	const struct wl_phase *ph;
 	struct run_stats *st;
@@ -73,6 +75,7 @@ struct wl *wl_create(struct bf_dev *d, const struct guest_opts *o, struct vmodel
 	w->o = o;
 	w->vm = vm;
 	w->bs_sect = (uint32_t)(o->bs / 512);
+	w->slot_pages = pages;
 	w->region_lba = first;
 	w->nblocks = nsect / w->bs_sect;
 	w->region_nsect = w->nblocks * w->bs_sect;
@@ -222,8 +225,11 @@ static bool generate(struct wl *w, struct wl_slot *s)
 	}
 	io->buf_page = s->page0;
 	io->buf_off = (uint32_t)((lba & 7) << 9); /* like the page cache: sector i of a page at offset i*512 */
-	if (io->kind == BF_READ && w->vm)
-		memset(slot_data(s), 0xa5, n << 9); /* poison: an unanswered buffer must not look right */
+	if (io->kind == BF_READ) {
+		s->filled = false;
+		if (w->vm)
+			memset(slot_data(s), 0xa5, n << 9); /* poison: an unanswered buffer must not look right */
+	}
 	if (io->kind == BF_WRITE) {
 		w->writes++;
 		w->since_flush++;
@@ -232,9 +238,12 @@ static bool generate(struct wl *w, struct wl_slot *s)
 		if (w->vm) {
 			s->gen = vmodel_new_gen(w->vm);
 			vmodel_fill(w->vm, slot_data(s), lba, n, s->gen);
-		} else {
-			/* Not whatever an earlier read left in the buffer: no sector that looks verified. */
-			memset(slot_data(s), 0x5c, n << 9);
+			s->filled = false;
+		} else if (!s->filled) {
+			/* Not whatever an earlier read left in the buffer: no sector that looks verified.
+			 * Once is enough, as fio fills its buffers once. */
+			memset(gmem_page(&w->d->mem, s->page0), 0x5c, (size_t)w->slot_pages * WIRE_PAGE);
+			s->filled = true;
 		}
 	}
 	return true;
