@@ -78,6 +78,17 @@ export async function throughBackend(host: SimHost, disk: object, job: Job): Pro
 
 export const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)];
 
+/** Flushes `file` down to the disk under this machine (a VM's host writes back what it cached): the next run
+ * does not pay for the writes of the one before. */
+export function settle(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Pre-fills `file` with `mib` MiB through fio (reads of holes would measure nothing). */
 export function prefill(file: string, mib: number): void {
   const fill = spawnSync('fio', ['--name=fill', `--filename=${file}`, `--size=${mib}m`, '--rw=write', '--bs=1m', '--ioengine=io_uring', '--direct=1', '--iodepth=8'], { encoding: 'utf8' });
