@@ -31,13 +31,13 @@ const ALL_JOBS: Job[] = [
 const only = process.env.BENCH_JOBS?.split(',').map((s) => s.trim());
 export const JOBS = only ? ALL_JOBS.filter((j) => only.includes(j.name)) : ALL_JOBS;
 
-export function fio(file: string, job: Job): { iops: number; mbs: number } {
+export function fio(file: string, job: Job): { iops: number; mbs: number; latUs: number } {
   const r = spawnSync('fio', ['--name=base', `--filename=${file}`, '--ioengine=io_uring', '--direct=1', `--rw=${job.rw}`, `--bs=${job.bs}`,
     `--iodepth=${job.depth}`, `--numjobs=${job.queues}`, '--group_reporting', '--time_based', `--runtime=${RUNTIME}`, '--output-format=json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`fio: ${r.stderr}`);
   const j = JSON.parse(r.stdout).jobs[0];
   const side = job.rw.includes('read') ? j.read : j.write;
-  return { iops: side.iops, mbs: side.bw_bytes / 1e6 };
+  return { iops: side.iops, mbs: side.bw_bytes / 1e6, latUs: side.lat_ns.mean / 1000 };
 }
 
 export function cpuTicks(pid: number): number {
@@ -54,7 +54,17 @@ let domid = 200;
 export const nextDomid = () => domid++;
 
 /** One guest run through a new disk of the daemon (`disk`: disk_add's engine and path). */
-export async function throughBackend(host: SimHost, disk: object, job: Job): Promise<{ iops: number; mbs: number; cpuUsPerReq: number; requests: number }> {
+export interface BackendRun {
+  iops: number;
+  mbs: number;
+  cpuUsPerReq: number;
+  requests: number;
+  /** Mean latency of a request as the guest saw it, and inside the backend (taken off the ring to answered). */
+  guestLatUs: number;
+  backendLatUs: number;
+}
+
+export async function throughBackend(host: SimHost, disk: object, job: Job): Promise<BackendRun> {
   const d = nextDomid();
   host.toolstack('create-domain', String(d), '--pages', '65536', '--grants', '16384');
   host.toolstack('add-vbd', String(d), '51712', '--kind', 'vbd');
@@ -69,10 +79,14 @@ export async function throughBackend(host: SimHost, disk: object, job: Job): Pro
   if (r.status !== 0) throw new Error(`guest: ${r.stdout.slice(-1000)} ${r.stderr.slice(-500)}`);
   const stats = await host.rpc<any>('disk_stats', { name });
   const requests = stats.queues.reduce((n: number, q: any) => n + q.reads + q.writes, 0);
+  const backendLatUs = requests ? stats.queues.reduce((n: number, q: any) => n + q.latency_avg_us * (q.reads + q.writes), 0) / requests : 0;
   host.toolstack('destroy-domain', String(d));
   await host.rpc('disk_remove', { name }).catch(() => undefined);
   const hz = 100;
-  return { iops: r.summary.iops, mbs: r.summary.mb_s.total, cpuUsPerReq: requests ? ((ticks / hz) * 1e6) / requests : 0, requests };
+  return {
+    iops: r.summary.iops, mbs: r.summary.mb_s.total, cpuUsPerReq: requests ? ((ticks / hz) * 1e6) / requests : 0, requests,
+    guestLatUs: r.summary.latency_us.all.mean, backendLatUs,
+  };
 }
 
 
