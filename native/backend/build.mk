@@ -7,3 +7,6 @@ $(BUILD)/san/test_claim: | $(BUILD)/san/xensim-xenstored
 
 # The adaptive polling budget (backend/spin.c), pure arithmetic.
 $(eval $(call ctest,test_spin,backend/test_spin.c backend/spin.c,))
+
+# The persistent-grant cache (backend/pgrant.c) over a fake platform.
+$(eval $(call ctest,test_pgrant,backend/test_pgrant.c backend/pgrant.c,))

@@ -1,6 +1,9 @@
 /* An open-addressing table gref -> mapped page; grefs that failed to map are remembered too. */
 #include "backend/pgrant.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct pgrant_entry {
@@ -16,8 +19,48 @@ struct pgrant_cache {
 	struct pgrant_entry *table;
 };
 
+static atomic_long process_left;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+
+static void process_limit_default(void)
+{
+	long max = 65530; /* the kernel's default */
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1 || max < 2)
+			max = 65530;
+		fclose(f);
+	}
+	atomic_store(&process_left, max / 2);
+}
+
+static void process_limit_none(void)
+{
+}
+
+void pgrant_set_process_limit(long maps)
+{
+	pthread_once(&process_once, process_limit_none);
+	atomic_store(&process_left, maps);
+}
+
+long pgrant_process_left(void)
+{
+	return atomic_load(&process_left);
+}
+
+/* One mapping more for the process, if the budget allows. */
+static bool process_take(void)
+{
+	if (atomic_fetch_sub(&process_left, 1) > 0)
+		return true;
+	atomic_fetch_add(&process_left, 1);
+	return false;
+}
+
 struct pgrant_cache *pgrant_create(unsigned capacity)
 {
+	pthread_once(&process_once, process_limit_default);
 	struct pgrant_cache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -50,7 +93,11 @@ void *pgrant_get(struct pgrant_cache *c, struct gnt *g, uint32_t gref)
 		return NULL;
 	e->used = 1;
 	e->gref = gref;
-	e->page = g->platform->ops->gnt_map(g, 1, &gref, true);
+	/* Refused by the process budget or by Xen: remembered, so this gref is grant-copied from now on. */
+	bool took = process_take();
+	e->page = took ? g->platform->ops->gnt_map(g, 1, &gref, true) : NULL;
+	if (took && !e->page)
+		atomic_fetch_add(&process_left, 1);
 	c->count++;
 	return e->page;
 }
@@ -65,8 +112,10 @@ void pgrant_destroy(struct pgrant_cache *c, struct gnt *g)
 	if (!c)
 		return;
 	for (unsigned i = 0; i < c->slots; i++) {
-		if (c->table[i].used && c->table[i].page)
+		if (c->table[i].used && c->table[i].page) {
 			g->platform->ops->gnt_unmap(g, c->table[i].page, 1);
+			atomic_fetch_add(&process_left, 1);
+		}
 	}
 	free(c->table);
 	free(c);
