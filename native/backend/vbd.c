@@ -40,7 +40,7 @@ struct vbd *vbd_create(const struct vbd_config *cfg, char *err, size_t errlen)
 	v->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	const char *why = NULL;
 	struct engine_options eo = {
-		.path = cfg->path, .readonly = cfg->readonly, .null_size = cfg->null_size, .block_size = cfg->block_size,
+		.path = cfg->path, .readonly = cfg->readonly, .null_size = cfg->null_size, .null_cpu_ns = cfg->null_cpu_ns, .block_size = cfg->block_size,
 		.flush_nvme = cfg->flush_nvme
 	};
 	v->engine = engine_open(cfg->engine, &eo, &why);

@@ -14,6 +14,7 @@ struct vbd_config {
 	bool readonly;
 	bool paused;
 	uint64_t null_size;
+	uint32_t null_cpu_ns; /* the null engine's CPU per request (engine_options) */
 	uint32_t block_size; /* 0, or 512/4096 for the null engine or a file under uring */
 	const char *flush_nvme; /* spdk: the NVMe namespace bdev a flush commits (engine_options) */
 	bool fault_injection; /* wrap the engine in engine/faults.c (daemons started with --allow-fault-injection) */

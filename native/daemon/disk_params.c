@@ -45,7 +45,7 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 	static const char *const known[] = { "name", "backend", "claim", "engine", "path", "readonly", "paused", "size",
 					     "queues", "max_ring_order", "max_indirect_segments", "persistent",
 					     "discard", "flush", "zero_copy", "pool_pages", "poll_us", "nbd_socket", "block_size",
-					     "flush_nvme", NULL };
+					     "flush_nvme", "null_cpu_us", NULL };
 	memset(out, 0, sizeof(*out));
 	const char *unknown = params_unknown_member(params, known);
 	if (unknown) {
@@ -77,7 +77,7 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 		cfg->engine = "uring";
 	unsigned long size = 0, queues = cfg->features.max_queues, order = cfg->features.max_ring_order,
 		      indirect = cfg->features.max_indirect_segments, pool = cfg->features.pool_pages,
-		      poll = cfg->features.poll_us, block = 0;
+		      poll = cfg->features.poll_us, block = 0, cpu_us = 0;
 	if (!params_get_uint(params, "size", 1ul << 62, &size, msg, msglen) ||
 	    !params_get_uint(params, "queues", VBD_MAX_QUEUES, &queues, msg, msglen) ||
 	    !params_get_uint(params, "max_ring_order", VBD_MAX_RING_ORDER, &order, msg, msglen) ||
@@ -85,6 +85,7 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 	    !params_get_uint(params, "pool_pages", 1u << 20, &pool, msg, msglen) ||
 	    !params_get_uint(params, "poll_us", 1000000, &poll, msg, msglen) ||
 	    !params_get_uint(params, "block_size", 4096, &block, msg, msglen) ||
+	    !params_get_uint(params, "null_cpu_us", 1000, &cpu_us, msg, msglen) ||
 	    !params_get_bool(params, "readonly", &cfg->readonly, msg, msglen) ||
 	    !params_get_bool(params, "paused", &cfg->paused, msg, msglen) ||
 	    !params_get_bool(params, "persistent", &cfg->features.persistent, msg, msglen) ||
@@ -97,6 +98,11 @@ int disk_params_parse(json_t *params, const struct vbd_features *defaults, const
 		return -1;
 	}
 	cfg->null_size = size;
+	if (cpu_us && strcmp(cfg->engine, "null") != 0) {
+		snprintf(msg, msglen, "null_cpu_us is for the null engine");
+		return -1;
+	}
+	cfg->null_cpu_ns = (uint32_t)cpu_us * 1000;
 	cfg->features.max_queues = (unsigned)queues;
 	cfg->features.max_ring_order = (unsigned)order;
 	cfg->features.max_indirect_segments = indirect > BLKIF_DIRECT_SEGMENTS ? (unsigned)indirect : 0;

@@ -84,6 +84,8 @@ struct engine_options {
 	const char *path;  /* file or block device (uring) */
 	bool readonly;
 	uint64_t null_size; /* bytes, for the null engine */
+	/* The null engine spends this much CPU on each request, standing for a costly backend (benchmarks). */
+	uint32_t null_cpu_ns;
 	/*
 	 * 0, 512 or 4096: the block size of the null engine (default 512) or of
 	 * a regular file under uring (emulating a 4Kn disk; default 512). A block

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct null_engine {
 	struct engine base;
 	uint64_t size;
 	uint32_t block;
+	uint32_t cpu_ns; /* spent on each request (engine_options.null_cpu_ns) */
 };
 
 struct null_channel {
@@ -90,11 +92,23 @@ static void null_channel_close(struct engine_channel *base)
 	free(c);
 }
 
+/* Keeps the CPU busy for `ns`: a backend whose requests cost that much (checksums, encryption...). */
+static void burn(uint32_t ns)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t.tv_nsec - (uint64_t)t0.tv_nsec < ns);
+}
+
 static int null_queue(struct engine_channel *base, const struct eng_io *io)
 {
 	struct null_channel *c = (struct null_channel *)base;
 	if (c->count == c->depth)
 		return -EAGAIN;
+	if (((struct null_engine *)base->engine)->cpu_ns)
+		burn(((struct null_engine *)base->engine)->cpu_ns);
 	int result = null_aligned((struct null_engine *)base->engine, io) ? 0 : -EINVAL;
 	if (io->op == ENG_READ && result == 0) {
 		for (unsigned i = 0; i < io->iovcnt; i++)
@@ -163,5 +177,6 @@ struct engine *engine_null_open(const struct engine_options *opt, const char **e
 	e->base.ops = &null_ops;
 	e->size = size;
 	e->block = block;
+	e->cpu_ns = opt->null_cpu_ns;
 	return &e->base;
 }

@@ -106,6 +106,21 @@ describe.each(ENGINES)('%s', (_label, engine) => {
     await dropDisk(d);
   });
 
+  test('a null engine that costs CPU (null_cpu_us, for benchmarks): each request takes that long in the backend', async () => {
+    const d = await newDisk({ engine: 'null', size: 64 * MiB, null_cpu_us: 300 });
+    const s = await runGuest(d, ['--rw', 'randread', '--bs', '4k', '--iodepth', '1', '--ios', '200']);
+    expect(s.errors.total).toBe(0);
+    const stats = await host.rpc<any>('disk_stats', { name: d.name });
+    expect(stats.total.reads).toBe(200);
+    expect(stats.queues[0].latency_avg_us).toBeGreaterThanOrEqual(300);
+    await dropDisk(d);
+    // Refused while the parameters are read, before any device is looked at.
+    const at = { name: 'cpu', backend: `backend/vbd/${d.domid}/51712` };
+    await expect(host.rpc('disk_add', { ...at, path: d.file, null_cpu_us: 5 })).rejects.toThrow(/null_cpu_us is for the null engine/);
+    await expect(host.rpc('disk_add', { ...at, engine: 'null', null_cpu_us: 5000 })).rejects.toThrow(/null_cpu_us/);
+    expect((await host.rpc<any[]>('disk_list')).find((x) => x.name === 'cpu')).toBeUndefined();
+  });
+
   test('x86_32 ABI', async () => {
     const d = await newDisk();
     const s = await runGuest(d, [...verified, '--abi', 'x86_32', '--queues', '2']);
