@@ -17,12 +17,17 @@
 
 #define SIM_MAX_DOMAINS 64
 
+/* A domain's memory and grant table mapped into this process, for as long as grant handles use it. */
+struct sim_dom {
+	struct hv_domain d;
+	unsigned users; /* open grant handles; 0: the slot is free */
+};
+
 struct sim_platform {
 	struct platform base;
 	struct hv_conn *hv;
 	pthread_mutex_t lock; /* guards `domains` (control path only) */
-	struct hv_domain domains[SIM_MAX_DOMAINS];
-	unsigned nr_domains;
+	struct sim_dom domains[SIM_MAX_DOMAINS];
 };
 
 /* A mapping's grants stay pinned until it is unmapped, as Xen keeps a mapped grant in use. */
@@ -36,6 +41,7 @@ struct sim_map {
 
 struct sim_gnt {
 	struct gnt base;
+	struct sim_dom *slot;
 	const struct hv_domain *dom;
 	struct hv_copy_seg *segs;
 	unsigned cap;
@@ -49,27 +55,45 @@ struct sim_evtchn {
 	uint16_t domid;
 };
 
-/* The domain's memory, mapped once for the process and kept (mappings are cheap to keep). */
-static const struct hv_domain *sim_domain(struct sim_platform *p, uint16_t domid)
+/*
+ * The domain's memory, mapped once for all the grant handles open on it and
+ * unmapped when the last one closes: a destroyed domain's memory is not kept
+ * alive by our mapping, and the slots serve any number of domains over time.
+ */
+static struct sim_dom *sim_domain_get(struct sim_platform *p, uint16_t domid)
 {
-	const struct hv_domain *found = NULL;
+	struct sim_dom *found = NULL, *free_slot = NULL;
 	pthread_mutex_lock(&p->lock);
-	for (unsigned i = 0; i < p->nr_domains; i++) {
-		if (p->domains[i].domid == domid && p->domains[i].status->alive)
-			found = &p->domains[i];
+	for (unsigned i = 0; i < SIM_MAX_DOMAINS; i++) {
+		struct sim_dom *s = &p->domains[i];
+		if (!s->users)
+			free_slot = free_slot ? free_slot : s;
+		else if (s->d.domid == domid && s->d.status->alive)
+			found = s; /* not a dead domain whose id was given again */
 	}
-	if (!found && p->nr_domains < SIM_MAX_DOMAINS &&
-	    hv_domain_map(p->hv, domid, &p->domains[p->nr_domains]) == 0)
-		found = &p->domains[p->nr_domains++];
+	if (!found && free_slot && hv_domain_map(p->hv, domid, &free_slot->d) == 0)
+		found = free_slot;
+	if (found)
+		found->users++;
 	pthread_mutex_unlock(&p->lock);
 	return found;
+}
+
+static void sim_domain_put(struct sim_platform *p, struct sim_dom *s)
+{
+	pthread_mutex_lock(&p->lock);
+	if (--s->users == 0)
+		hv_domain_unmap(&s->d);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void sim_close(struct platform *base)
 {
 	struct sim_platform *p = (struct sim_platform *)base;
-	for (unsigned i = 0; i < p->nr_domains; i++)
-		hv_domain_unmap(&p->domains[i]);
+	for (unsigned i = 0; i < SIM_MAX_DOMAINS; i++) {
+		if (p->domains[i].users)
+			hv_domain_unmap(&p->domains[i].d);
+	}
 	hv_disconnect(p->hv);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -78,16 +102,19 @@ static void sim_close(struct platform *base)
 static struct gnt *sim_gnt_open(struct platform *base, uint16_t domid)
 {
 	struct sim_platform *p = (struct sim_platform *)base;
-	const struct hv_domain *dom = sim_domain(p, domid);
-	if (!dom) {
+	struct sim_dom *slot = sim_domain_get(p, domid);
+	if (!slot) {
 		errno = ESRCH;
 		return NULL;
 	}
 	struct sim_gnt *g = calloc(1, sizeof(*g));
-	if (!g)
+	if (!g) {
+		sim_domain_put(p, slot);
 		return NULL;
+	}
 	g->base.platform = base;
-	g->dom = dom;
+	g->slot = slot;
+	g->dom = &slot->d;
 	pthread_mutex_init(&g->lock, NULL);
 	return &g->base;
 }
@@ -105,6 +132,7 @@ static void sim_gnt_close(struct gnt *base)
 		free(m);
 	}
 	pthread_mutex_destroy(&g->lock);
+	sim_domain_put((struct sim_platform *)base->platform, g->slot);
 	free(g->segs);
 	free(g);
 }
