@@ -7,14 +7,6 @@ import * as path from 'node:path';
 import { SimHost } from '../harness/sim';
 import { type BackendRun, FILE_MIB, fio, JOBS, median, MiB, nextDomid, prefill, printTable, ROUNDS, rssKiB, RUNTIME, settle, throughBackend } from './lib';
 
-async function freshDaemon(host: SimHost): Promise<void> {
-  const old = host.daemon!;
-  const gone = new Promise((r) => (old.exitCode !== null ? r(null) : old.once('exit', r)));
-  await host.rpc('shutdown').catch(() => undefined);
-  await gone;
-  await host.startDaemon(['--queues', '4']);
-}
-
 async function main(): Promise<void> {
   const host = await SimHost.start('xenblkd-bench-');
   try {
@@ -25,7 +17,6 @@ async function main(): Promise<void> {
 
     const rows: string[][] = [];
     for (const job of JOBS) {
-      if (process.env.BENCH_FRESH) await freshDaemon(host);
       const bw = job.bs === '1m';
       const pick = (x: { iops: number; mbs: number }) => (bw ? x.mbs : x.iops);
       const bases: ReturnType<typeof fio>[] = [];
