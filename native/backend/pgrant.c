@@ -34,13 +34,9 @@ static void process_limit_default(void)
 	atomic_store(&process_left, max / 2);
 }
 
-static void process_limit_none(void)
-{
-}
-
 void pgrant_set_process_limit(long maps)
 {
-	pthread_once(&process_once, process_limit_none);
+	pthread_once(&process_once, process_limit_default);
 	atomic_store(&process_left, maps);
 }
 
@@ -49,12 +45,17 @@ long pgrant_process_left(void)
 	return atomic_load(&process_left);
 }
 
+static void process_give(void)
+{
+	atomic_fetch_add(&process_left, 1);
+}
+
 /* One mapping more for the process, if the budget allows. */
 static bool process_take(void)
 {
 	if (atomic_fetch_sub(&process_left, 1) > 0)
 		return true;
-	atomic_fetch_add(&process_left, 1);
+	process_give();
 	return false;
 }
 
@@ -97,7 +98,7 @@ void *pgrant_get(struct pgrant_cache *c, struct gnt *g, uint32_t gref)
 	bool took = process_take();
 	e->page = took ? g->platform->ops->gnt_map(g, 1, &gref, true) : NULL;
 	if (took && !e->page)
-		atomic_fetch_add(&process_left, 1);
+		process_give();
 	c->count++;
 	return e->page;
 }
@@ -114,7 +115,7 @@ void pgrant_destroy(struct pgrant_cache *c, struct gnt *g)
 	for (unsigned i = 0; i < c->slots; i++) {
 		if (c->table[i].used && c->table[i].page) {
 			g->platform->ops->gnt_unmap(g, c->table[i].page, 1);
-			atomic_fetch_add(&process_left, 1);
+			process_give();
 		}
 	}
 	free(c->table);

@@ -444,7 +444,6 @@ static unsigned consume(struct queue *q)
 	unsigned n = 0;
 	for (unsigned i = 0; i < nb; i++) {
 		struct qreq *r = batch[i];
-		r->nr_bounced = 0;
 		if (r->info.kind != BLKIF_KIND_READ && r->info.kind != BLKIF_KIND_WRITE)
 			continue;
 		map_direct(q, r);

@@ -105,11 +105,12 @@ static void burn(uint32_t ns)
 static int null_queue(struct engine_channel *base, const struct eng_io *io)
 {
 	struct null_channel *c = (struct null_channel *)base;
+	const struct null_engine *e = (const struct null_engine *)base->engine;
 	if (c->count == c->depth)
 		return -EAGAIN;
-	if (((struct null_engine *)base->engine)->cpu_ns)
-		burn(((struct null_engine *)base->engine)->cpu_ns);
-	int result = null_aligned((struct null_engine *)base->engine, io) ? 0 : -EINVAL;
+	if (e->cpu_ns)
+		burn(e->cpu_ns);
+	int result = null_aligned(e, io) ? 0 : -EINVAL;
 	if (io->op == ENG_READ && result == 0) {
 		for (unsigned i = 0; i < io->iovcnt; i++)
 			memset(io->iov[i].iov_base, 0, io->iov[i].iov_len);

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { SimHost } from '../harness/sim';
 import { type BackendRun, FILE_MIB, fio, JOBS, median, MiB, nextDomid, prefill, printTable, ROUNDS, rssKiB, RUNTIME, settle, throughBackend } from './lib';
 
+const cores = require('node:os').cpus().length;
+
 async function main(): Promise<void> {
   const host = await SimHost.start('xenblkd-bench-');
   try {
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
       const base = median(bases, pick);
       const uring = median(urings, pick);
       const nul = await throughBackend(host, { engine: 'null', size: FILE_MIB * MiB }, job);
-      // Each xenblkd run against the fio run just before it: the median of those ratios, and their spread.
+      // Each xenblkd run against the fio run of its round: the median of those ratios, and their spread.
       const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
       rows.push([
         job.name, `${job.queues}x${job.depth}`,
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
         `${nul.cpuUsPerReq.toFixed(2)} µs`,
       ]);
     }
-    // Multi-queue scaling where the backend is the bottleneck: null engine, 1 vs 4 queues.
+    // Multi-queue scaling with the null engine, 1 vs 4 queues: here the one-thread guest and the backend share the cores.
     const one = await throughBackend(host, { engine: 'null', size: FILE_MIB * MiB }, { name: 'mq1', rw: 'randread', bs: '4k', queues: 1, depth: 32 });
     const four = await throughBackend(host, { engine: 'null', size: FILE_MIB * MiB }, { name: 'mq4', rw: 'randread', bs: '4k', queues: 4, depth: 32 });
     // The same where the backend is the bottleneck: each request costs the null engine 10 µs of CPU
@@ -71,15 +73,15 @@ async function main(): Promise<void> {
     await Promise.all(runs);
 
     const head = ['workload', 'queues x depth', 'fio io_uring', 'xenblkd uring', 'ratio (range)', 'latency: fio / backend / guest', 'xenblkd null', 'backend CPU/req (null)'];
-    console.log(`\nxenblkd benchmark: medians of ${ROUNDS} alternating runs of ${RUNTIME} s, ${FILE_MIB} MiB file on ${path.dirname(file)} (machine: ${require('node:os').cpus().length} cores)`);
+    console.log(`\nxenblkd benchmark: medians of ${ROUNDS} alternating runs of ${RUNTIME} s, ${FILE_MIB} MiB file on ${path.dirname(file)} (machine: ${cores} cores)`);
     console.log('ratio: the median of each xenblkd run over the fio run beside it (lowest-highest); latency: means of the median runs,');
     console.log('fio\'s, inside xenblkd (taken off the ring to answered), and as the simulated guest saw it');
     printTable(head, rows);
     console.log(`\nmulti-queue (null engine, 4k randread, depth 32 per queue): 1 queue ${one.iops.toFixed(0)} IOPS, 4 queues ${four.iops.toFixed(0)} IOPS: ${(four.iops / one.iops).toFixed(2)}x (target 1.7x)`);
     // Queues share no lock and no cache line on the data path: with cores to spare, throughput grows
     // with queues as long as this stays flat.
-    console.log(`  backend CPU per request: 1 queue ${one.cpuUsPerReq.toFixed(2)} µs, 4 queues ${four.cpuUsPerReq.toFixed(2)} µs; the simulated guest is one thread for all its queues, and guest and backend share ${require('node:os').cpus().length} cores`);
-    console.log(`multi-queue where the backend is the bottleneck (null engine spending 10 µs of CPU per request): 1 queue ${oneCostly.iops.toFixed(0)} IOPS, 4 queues ${fourCostly.iops.toFixed(0)} IOPS: ${(fourCostly.iops / oneCostly.iops).toFixed(2)}x (target 1.7x; at most ${require('node:os').cpus().length}x on this machine)`);
+    console.log(`  backend CPU per request: 1 queue ${one.cpuUsPerReq.toFixed(2)} µs, 4 queues ${four.cpuUsPerReq.toFixed(2)} µs; the simulated guest is one thread for all its queues, and guest and backend share ${cores} cores`);
+    console.log(`multi-queue where the backend is the bottleneck (null engine spending 10 µs of CPU per request): 1 queue ${oneCostly.iops.toFixed(0)} IOPS, 4 queues ${fourCostly.iops.toFixed(0)} IOPS: ${(fourCostly.iops / oneCostly.iops).toFixed(2)}x (target 1.7x; at most ${cores}x on this machine)`);
     console.log(`backend CPU per 4 KiB request, null engine, 1 queue: ${one.cpuUsPerReq.toFixed(2)} µs (target 1.5 µs)`);
     console.log(`resident memory: ${((rss - rss0) / 1024 / 4).toFixed(1)} MiB per disk with 4 disks x 4 queues busy (daemon total ${(rss / 1024).toFixed(1)} MiB; target 64 MiB per disk)`);
     for (const d of ds) host.toolstack('destroy-domain', String(d));

@@ -9,7 +9,7 @@ import type { SimHost } from '../harness/sim';
 export const MiB = 1024 * 1024;
 export const RUNTIME = Number(process.env.BENCH_RUNTIME ?? 5);
 // The disk under a VM's file system varies from minute to minute: fio and xenblkd runs
-// alternate, ROUNDS times each, and the medians are compared.
+// alternate, ROUNDS times each, and each xenblkd run is compared with the fio run of its round.
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 export const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024);
 
